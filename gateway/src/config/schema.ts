@@ -1,0 +1,104 @@
+/**
+ * TypeBox schemas for the operator's files in `sip-config/` and the merged configuration
+ * the gateway runs with. The loader (`loader.ts`) validates every file against these and
+ * reports errors as `file:line field: message`.
+ */
+import { Type, type Static } from '@sinclair/typebox'
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 })
+
+export const TlsSchema = Type.Object({
+  /** PEM certificate chain file. */
+  cert: Type.String({ minLength: 1 }),
+  /** PEM private key file. */
+  key: Type.String({ minLength: 1 }),
+}, { additionalProperties: false })
+
+/** `sip-config/gateway.yaml` */
+export const GatewayFileSchema = Type.Object({
+  /** SIP domain this gateway is the registrar for (AORs sip:user@domain); also the digest realm. */
+  domain: Type.String({ minLength: 1, default: 'patchbay.local' }),
+  http: Type.Object({
+    host: Type.String({ default: '127.0.0.1' }),
+    port: Type.Intersect([Port], { default: 8080 }),
+    /** With a certificate, the HTTP server (and /sip WebSocket, as WSS) runs over TLS. */
+    tls: Type.Optional(TlsSchema),
+  }, { additionalProperties: false, default: {} }),
+  sip: Type.Object({
+    host: Type.String({ default: '127.0.0.1' }),
+    udpPort: Type.Intersect([Port], { default: 5060 }),
+    tcpPort: Type.Intersect([Port], { default: 5060 }),
+    /** SIP over TLS listener (RFC 3261 §26.2); needs `tls`. */
+    tlsPort: Type.Optional(Port),
+    tls: Type.Optional(TlsSchema),
+    /** Address written in Via/Record-Route/SDP when the gateway sits behind NAT. */
+    publicAddress: Type.Optional(Type.String({ minLength: 1 })),
+    /** UDP/TCP socket receive buffer in bytes (4 MB keeps 2,500 calls/s from dropping datagrams). */
+    receiveBufferBytes: Type.Integer({ minimum: 65536, default: 4194304 }),
+  }, { additionalProperties: false, default: {} }),
+  timers: Type.Object({
+    T1: Type.Integer({ minimum: 1, default: 500 }),
+    T2: Type.Integer({ minimum: 1, default: 4000 }),
+    T4: Type.Integer({ minimum: 1, default: 5000 }),
+  }, { additionalProperties: false, default: {} }),
+  registrar: Type.Object({
+    /** Seconds; shorter requests get 423 with Min-Expires (RFC 3261 §10.3 step 7). */
+    minExpires: Type.Integer({ minimum: 1, default: 60 }),
+    maxExpires: Type.Integer({ minimum: 1, default: 3600 }),
+    defaultExpires: Type.Integer({ minimum: 1, default: 600 }),
+  }, { additionalProperties: false, default: {} }),
+  auth: Type.Object({
+    /** Digest realm; defaults to `domain`. */
+    realm: Type.Optional(Type.String({ minLength: 1 })),
+    /** Seconds a nonce stays valid (stale=true after that). */
+    nonceLifetime: Type.Integer({ minimum: 1, default: 300 }),
+    /** Algorithms offered in challenges, one WWW-Authenticate each, in this order (RFC 8760 §2.4). */
+    algorithms: Type.Array(Type.Union([Type.Literal('SHA-256'), Type.Literal('MD5')]), { minItems: 1, default: ['SHA-256', 'MD5'] }),
+  }, { additionalProperties: false, default: {} }),
+  proxy: Type.Object({
+    /** Seconds a forked INVITE may ring before the proxy CANCELs it and answers 408 (§16.6 Timer C). */
+    timerC: Type.Integer({ minimum: 181, default: 180 + 1 }),
+  }, { additionalProperties: false, default: {} }),
+  store: Type.Object({
+    /** bun:sqlite database file; ":memory:" keeps nothing across restarts. */
+    path: Type.String({ default: '.data/patchbay.sqlite' }),
+  }, { additionalProperties: false, default: {} }),
+  /** Bearer token for the admin REST API (`GET /api/registrations`); absent: those endpoints answer 401. */
+  adminToken: Type.Optional(Type.String({ minLength: 16 })),
+  log: Type.Object({
+    level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }),
+  }, { additionalProperties: false, default: {} }),
+}, { additionalProperties: false })
+
+/**
+ * One user in `sip-config/users.yaml`. Credentials are stored as HA1 hashes
+ * (RFC 7616 §3.4.2: H(username ":" realm ":" password)), one per algorithm.
+ */
+export const UserSchema = Type.Object({
+  username: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._~!$&\'()*+,;=%-]+$' }),
+  displayName: Type.Optional(Type.String()),
+  /** hex MD5(username:realm:password) */
+  ha1: Type.String({ pattern: '^[0-9a-f]{32}$' }),
+  /** hex SHA-256(username:realm:password) */
+  ha1Sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+}, { additionalProperties: false })
+
+/** `sip-config/users.yaml` */
+export const UsersFileSchema = Type.Object({
+  users: Type.Array(UserSchema, { default: [] }),
+}, { additionalProperties: false })
+
+export type GatewayFile = Static<typeof GatewayFileSchema>
+export type UserEntry = Static<typeof UserSchema>
+export type UsersFile = Static<typeof UsersFileSchema>
+
+/** The configuration the gateway runs with: gateway.yaml + users.yaml, defaults applied. */
+export interface GatewayConfig extends GatewayFile {
+  users: UserEntry[]
+  /** Realm used in challenges (auth.realm ?? domain). */
+  realm: string
+  /** True when any user's HA1 is one of the README's demo passwords (see demo-users.ts). */
+  usesDemoPasswords: boolean
+  /** Files the configuration came from (empty for the embedded defaults). */
+  sources: string[]
+}
