@@ -17,7 +17,12 @@ export const TlsSchema = Type.Object({
 /** `sip-config/gateway.yaml` */
 export const GatewayFileSchema = Type.Object({
   /** SIP domain this gateway is the registrar for (AORs sip:user@domain); also the digest realm. */
-  domain: Type.String({ minLength: 1, default: 'patchbay.local' }),
+  domain: Type.String({ minLength: 1, default: 'patchbay.test' }),
+  /**
+   * Other host names and addresses that mean this gateway in a Request-URI or AOR (like
+   * Kamailio's `alias`). The listen addresses, `localhost` and `publicAddress` are always aliases.
+   */
+  aliases: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
   http: Type.Object({
     host: Type.String({ default: '127.0.0.1' }),
     port: Type.Intersect([Port], { default: 8080 }),
@@ -57,7 +62,7 @@ export const GatewayFileSchema = Type.Object({
   }, { additionalProperties: false, default: {} }),
   proxy: Type.Object({
     /** Seconds a forked INVITE may ring before the proxy CANCELs it and answers 408 (§16.6 Timer C). */
-    timerC: Type.Integer({ minimum: 181, default: 180 + 1 }),
+    timerC: Type.Integer({ minimum: 181, default: 181 }),
   }, { additionalProperties: false, default: {} }),
   store: Type.Object({
     /** bun:sqlite database file; ":memory:" keeps nothing across restarts. */
