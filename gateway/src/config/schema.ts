@@ -64,6 +64,31 @@ export const GatewayFileSchema = Type.Object({
     /** Seconds a forked INVITE may ring before the proxy CANCELs it and answers 408 (§16.6 Timer C). */
     timerC: Type.Integer({ minimum: 181, default: 181 }),
   }, { additionalProperties: false, default: {} }),
+  ice: Type.Object({
+    /** The gateway's own STUN binding service (RFC 8489), on UDP. */
+    stun: Type.Object({
+      enabled: Type.Boolean({ default: true }),
+      /** Listen address; defaults to sip.host. */
+      host: Type.Optional(Type.String({ minLength: 1 })),
+      port: Type.Intersect([Port], { default: 3478 }),
+    }, { additionalProperties: false, default: {} }),
+    /**
+     * Extra STUN URLs handed to clients (`stun:host:port`). The gateway's own STUN service is
+     * listed first when enabled (with publicAddress, else its listen host).
+     */
+    stunUrls: Type.Array(Type.String({ pattern: '^stuns?:' }), { default: [] }),
+    /** TURN servers using the TURN REST API credentials (coturn `use-auth-secret`). */
+    turn: Type.Object({
+      /** `turn:host:port?transport=udp`, `turn:host:port?transport=tcp`, `turns:host:5349`. */
+      urls: Type.Array(Type.String({ pattern: '^turns?:' }), { default: [] }),
+      /** The shared secret (coturn `static-auth-secret`). Prefer `secretEnv`. Never logged. */
+      secret: Type.Optional(Type.String({ minLength: 8 })),
+      /** Name of an environment variable holding the secret. */
+      secretEnv: Type.Optional(Type.String({ minLength: 1 })),
+      /** Credential lifetime in seconds (the expiry in the REST username). */
+      ttlSeconds: Type.Integer({ minimum: 60, default: 86400 }),
+    }, { additionalProperties: false, default: {} }),
+  }, { additionalProperties: false, default: {} }),
   store: Type.Object({
     /** bun:sqlite database file; ":memory:" keeps nothing across restarts. */
     path: Type.String({ default: '.data/patchbay.sqlite' }),
