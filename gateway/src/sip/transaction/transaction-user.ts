@@ -43,6 +43,8 @@ export interface ServerTransaction {
   respond(response: SipResponse): boolean
   /** The last final response sent, if any. */
   readonly finalResponse: SipResponse | null
+  /** Drops the transaction at once (timers cleared, no response sent): for requests the TU will never answer. */
+  terminate(): void
 }
 
 /** What a client transaction reports back to whoever started it. */
@@ -87,6 +89,12 @@ export interface TransactionUser {
    * 2xx responses to INVITE statelessly (§16.7 item 7 / RFC 6026) and drops others.
    */
   onStrayResponse(response: SipResponse, flow: Flow): void
+  /**
+   * Optional: a server transaction failed — Timer H fired without an ACK (§17.2.1: "MUST
+   * indicate to the TU that a transaction failure has occurred") or a response could not be
+   * sent (§17.2.4). The transaction is already Terminated.
+   */
+  onServerTransactionFailure?(tx: ServerTransaction, cause: 'timer-h' | 'transport-error'): void
 }
 
 /** What the transaction layer needs from the transport below it. */

@@ -1,0 +1,368 @@
+/**
+ * The INVITE server transaction (RFC 3261 §17.2.1, with the Accepted state of RFC 6026 §7.1,
+ * §8.5 and §8.7).
+ *
+ * ```
+ *                                |INVITE
+ *                                |pass INV to TU
+ *             INVITE             V send 100 if TU won't in 200 ms
+ *             send response+------------+
+ *                 +--------|            |--------+ 101-199 from TU
+ *                 |        | Proceeding |        | send response
+ *                 +------->|            |<-------+
+ *                          +------------+-------------------------+ Transport Err.
+ *             300-699 from TU |      |2xx from TU                 | Inform TU
+ *             send response   |      |send response               |
+ *                             |      +-------------+              |
+ *             INVITE          V    Timer G fires   V              |
+ *             send response+-----------+ send resp +----------+   |
+ *                 +--------|           |--+    +---|          |   |
+ *                 |        | Completed |  |    |   | Accepted |<--+ INVITE: -
+ *                 +------->|           |<-+    +-->|          |     ACK: to TU
+ *                          +-----------+      2xx  +----------+     2xx from TU:
+ *                    ACK - |     | Timer H fires,       |           send response
+ *                          |     | Transport Err.       | Timer L fires
+ *                          V     | Inform TU            | -
+ *                    +-----------+                      |
+ *                    | Confirmed |                      |
+ *                    +-----------+                      |
+ *                          | Timer I fires              |
+ *                          V -                          V
+ *                    +-------------------------------------+
+ *                    |             Terminated              |
+ *                    +-------------------------------------+
+ * ```
+ *
+ * Each state is a handler method named after it (`proceeding`, `completed`, `confirmed`,
+ * `accepted`) that receives an event; transitions are `enter<State>` methods.
+ */
+import { createResponse } from '../message/create-response.ts'
+import type { SipRequest, SipResponse } from '../message/sip-message.ts'
+import type { Destination, Flow } from '../transport/flow.ts'
+import type { TimerHandle } from './scheduler.ts'
+import type { TransactionContext } from './transaction-context.ts'
+import type { ServerTransaction, TransactionState } from './transaction-user.ts'
+import { TRYING_DELAY_MS, timerG, timerH, timerI, timerL } from './timers.ts'
+
+/** Events of the INVITE server transaction's state machine. */
+type IstEvent =
+  | 'INVITE' | 'ACK' | '1xx from TU' | '2xx from TU' | '300-699 from TU'
+  | 'Timer G' | 'Timer H' | 'Timer I' | 'Timer L' | '200 ms'
+
+/**
+ * An INVITE server transaction, created by the transaction layer when an INVITE matches no
+ * existing transaction (§17.2.3). The TU answers through `respond`.
+ */
+export class InviteServerTransaction implements ServerTransaction {
+  readonly key: string
+  readonly request: SipRequest
+  readonly flow: Flow
+
+  private st: TransactionState = 'Proceeding'
+  private readonly ctx: TransactionContext
+  private readonly reliable: boolean
+  private readonly autoTrying: boolean
+  private responseTarget: Destination | null = null
+  /** The most recent provisional response sent (resent on a retransmitted INVITE). */
+  private lastProvisional: SipResponse | null = null
+  private lastFinal: SipResponse | null = null
+  /** The 200 ms timer that sends 100 (Trying) when the TU has not answered yet. */
+  private tryingHandle: TimerHandle | null = null
+  private timerGHandle: TimerHandle | null = null
+  private timerHHandle: TimerHandle | null = null
+  /** Timer I (Confirmed) or Timer L (Accepted). */
+  private timerIHandle: TimerHandle | null = null
+  private timerLHandle: TimerHandle | null = null
+  /** Retransmissions of the final response made so far (Timer G's exponent). */
+  private retransmissions = 0
+  /** Result of the last `respond` (dispatch cannot return it). */
+  private respondResult = false
+
+  /**
+   * @param autoTrying send 100 (Trying) when the TU has sent no response within 200 ms
+   */
+  constructor(key: string, request: SipRequest, flow: Flow, ctx: TransactionContext, autoTrying: boolean) {
+    this.autoTrying = autoTrying
+    this.key = key
+    this.request = request
+    this.flow = flow
+    this.ctx = ctx
+    this.reliable = flow.reliable
+  }
+
+  get state(): TransactionState {
+    return this.st
+  }
+
+  get finalResponse(): SipResponse | null {
+    return this.lastFinal
+  }
+
+  /**
+   * Enters the Proceeding state (§17.2.1):
+   *
+   * > When a server transaction is constructed for a request, it enters the "Proceeding"
+   * > state. The server transaction MUST generate a 100 (Trying) response unless it knows that
+   * > the TU will generate a provisional or final response within 200 ms, in which case it MAY
+   * > generate a 100 (Trying) response.
+   *
+   * The transaction does not know that, so it waits 200 ms for the TU and sends 100 (Trying)
+   * itself only when the TU has sent nothing by then (when `autoTrying`).
+   */
+  start(): void {
+    if (this.autoTrying) this.tryingHandle = this.ctx.scheduler.setTimer(TRYING_DELAY_MS, this.fireTrying)
+  }
+
+  /** {@inheritDoc ServerTransaction.respond} */
+  respond(response: SipResponse): boolean {
+    const status = response.status
+    this.respondResult = false
+    this.dispatch(status < 200 ? '1xx from TU' : status < 300 ? '2xx from TU' : '300-699 from TU', response)
+    return this.respondResult
+  }
+
+  /** A retransmission of the INVITE matched this transaction (§17.2.3). */
+  receiveRequest(_request: SipRequest): void {
+    this.dispatch('INVITE', null)
+  }
+
+  /** An ACK matched this transaction (§17.2.3); `flow` is the one it arrived on. */
+  receiveAck(ack: SipRequest, flow: Flow): void {
+    this.dispatch('ACK', null, ack, flow)
+  }
+
+  /** Stops every timer and forgets the transaction without telling the TU. */
+  terminate(): void {
+    if (this.st === 'Terminated') return
+    this.enterTerminated()
+  }
+
+  private dispatch(event: IstEvent, response: SipResponse | null, ack?: SipRequest, ackFlow?: Flow): void {
+    switch (this.st) {
+      case 'Proceeding': return this.proceeding(event, response)
+      case 'Completed': return this.completed(event)
+      case 'Confirmed': return this.confirmed(event)
+      case 'Accepted': return this.accepted(event, response, ack, ackFlow)
+      default: return
+    }
+  }
+
+  // ---- states -------------------------------------------------------------------------
+
+  private proceeding(event: IstEvent, response: SipResponse | null): void {
+    switch (event) {
+      case '200 ms':
+        this.tryingHandle = null
+        if (this.lastProvisional === null) this.sendProvisional(createResponse(this.request, 100))
+        return
+      case '1xx from TU':
+        // > The TU passes any number of provisional responses to the server transaction. So
+        // > long as the server transaction is in the "Proceeding" state, each of these MUST be
+        // > passed to the transport layer for transmission.
+        this.respondResult = this.sendProvisional(response!)
+        return
+      case 'INVITE':
+        // > If a request retransmission is received while in the "Proceeding" state, the most
+        // > recent provisional response that was received from the TU MUST be passed to the
+        // > transport layer for retransmission.
+        // Before any: the 100 (Trying) is due now, since the client is already retransmitting.
+        if (this.lastProvisional !== null) this.send(this.lastProvisional)
+        else if (this.autoTrying) this.sendProvisional(createResponse(this.request, 100))
+        return
+      case '2xx from TU':
+        return this.enterAccepted(response!)
+      case '300-699 from TU':
+        return this.enterCompleted(response!)
+      default:
+        // An ACK before any final response belongs to nothing: absorbed.
+        return
+    }
+  }
+
+  private completed(event: IstEvent): void {
+    switch (event) {
+      case 'INVITE':
+        // > Furthermore, while in the "Completed" state, if a request retransmission is
+        // > received, the server SHOULD pass the response to the transport for retransmission.
+        this.send(this.lastFinal!)
+        return
+      case 'Timer G':
+        // > If timer G fires, the response is passed to the transport layer once more for
+        // > retransmission, and timer G is set to fire in MIN(2*T1, T2) seconds. From then on,
+        // > when timer G fires, the response is passed to the transport again for
+        // > transmission, and timer G is reset with a value that doubles, unless that value
+        // > exceeds T2, in which case it is reset with the value of T2.
+        this.timerGHandle = null
+        this.retransmissions++
+        if (!this.send(this.lastFinal!)) return
+        this.timerGHandle = this.ctx.scheduler.setTimer(timerG(this.ctx.timers, this.retransmissions), this.fireTimerG)
+        return
+      case 'Timer H':
+        // > If timer H fires while in the "Completed" state, it implies that the ACK was never
+        // > received. In this case, the server transaction MUST transition to the
+        // > "Terminated" state, and MUST indicate to the TU that a transaction failure has
+        // > occurred.
+        this.timerHHandle = null
+        this.enterTerminated()
+        this.ctx.serverFailure(this, 'timer-h')
+        return
+      case 'ACK':
+        return this.enterConfirmed()
+      default:
+        // > Any other final responses passed by the TU [...] MUST be discarded.
+        return
+    }
+  }
+
+  private confirmed(event: IstEvent): void {
+    // > The purpose of the "Confirmed" state is to absorb any additional ACK messages that
+    // > arrive, triggered from retransmissions of the final response. [...] Once timer I
+    // > fires, the server MUST transition to the "Terminated" state.
+    if (event === 'Timer I') {
+      this.timerIHandle = null
+      this.enterTerminated()
+    }
+  }
+
+  private accepted(event: IstEvent, response: SipResponse | null, ack?: SipRequest, ackFlow?: Flow): void {
+    switch (event) {
+      case 'ACK':
+        // RFC 6026's INVITE server transaction figure: in "Accepted", "ACK / to TU". The ACK
+        // for a 2xx is end to end (§17.1.1.3); the TU (a proxy) forwards it.
+        this.ctx.ackToTu(ack!, ackFlow!)
+        return
+      case '2xx from TU':
+        // RFC 6026 §8.7: "While in the 'Accepted' state, if the TU passes a 2xx response,
+        // the server transaction MUST pass the response to the transport layer for
+        // transmission."
+        this.respondResult = this.send(response!)
+        if (this.respondResult) this.lastFinal = response
+        return
+      case 'INVITE':
+        // RFC 6026 §8.7: "The purpose of the 'Accepted' state is to absorb retransmissions
+        // of an accepted INVITE request. Any such retransmissions are absorbed entirely
+        // within the server transaction. They are not passed up to the TU since any
+        // downstream UAS cores that accepted the request have taken responsibility for
+        // reliability and will already retransmit their 2xx responses if necessary."
+        // (§7.1: "[they] will be absorbed by the machine without changing its state.")
+        return
+      case 'Timer L':
+        // RFC 6026 §7.1: "When Timer L fires and the state machine is in the 'Accepted'
+        // state, the machine MUST transition to the 'Terminated' state."
+        this.timerLHandle = null
+        return this.enterTerminated()
+      default:
+        return
+    }
+  }
+
+  // ---- transitions and actions ----------------------------------------------------------
+
+  private sendProvisional(response: SipResponse): boolean {
+    this.clearTrying()
+    this.lastProvisional = response
+    return this.send(response)
+  }
+
+  /**
+   * RFC 6026 §8.5: "If, while in the 'Proceeding' state, the TU passes a 2xx response to the
+   * server transaction, the server transaction MUST pass this response to the transport
+   * layer for transmission. It is not retransmitted by the server transaction;
+   * retransmissions of 2xx responses are handled by the TU. The server transaction MUST then
+   * transition to the 'Accepted' state."
+   *
+   * Timer L (64*T1, RFC 6026 §7.1, §8.7) "reflects the amount of time the server transaction
+   * could receive 2xx responses for retransmission from the TU while it is waiting to receive
+   * an ACK."
+   */
+  private enterAccepted(response: SipResponse): void {
+    this.clearTrying()
+    this.lastFinal = response
+    this.st = 'Accepted'
+    if (!this.send(response)) return
+    this.respondResult = true
+    this.timerLHandle = this.ctx.scheduler.setTimer(timerL(this.ctx.timers), this.fireTimerL)
+  }
+
+  /**
+   * > While in the "Proceeding" state, if the TU passes a response with status code from 300
+   * > to 699 to the server transaction, the response MUST be passed to the transport layer for
+   * > transmission, and the state machine MUST enter the "Completed" state. For unreliable
+   * > transports, timer G is set to fire in T1 seconds, and is not set to fire for reliable
+   * > transports. [...] When the "Completed" state is entered, timer H MUST be set to fire in
+   * > 64*T1 seconds for all transports.
+   */
+  private enterCompleted(response: SipResponse): void {
+    this.clearTrying()
+    this.lastFinal = response
+    this.st = 'Completed'
+    if (!this.send(response)) return
+    this.respondResult = true
+    if (!this.reliable) this.timerGHandle = this.ctx.scheduler.setTimer(timerG(this.ctx.timers, 0), this.fireTimerG)
+    this.timerHHandle = this.ctx.scheduler.setTimer(timerH(this.ctx.timers), this.fireTimerH)
+  }
+
+  /**
+   * > If an ACK is received while the server transaction is in the "Completed" state, the
+   * > server transaction MUST transition to the "Confirmed" state. As Timer G is ignored in
+   * > this state, any retransmissions of the response will cease. [...] When this state is
+   * > entered, timer I is set to fire in T4 seconds for unreliable transports, and zero
+   * > seconds for reliable transports.
+   */
+  private enterConfirmed(): void {
+    this.st = 'Confirmed'
+    this.clearTimer('G')
+    this.clearTimer('H')
+    const i = timerI(this.ctx.timers, this.reliable)
+    if (i === 0) return this.enterTerminated()
+    this.timerIHandle = this.ctx.scheduler.setTimer(i, this.fireTimerI)
+  }
+
+  /**
+   * Sends a response to where responses to this request go (§18.2.2). A transport error
+   * ends the transaction (§17.2.4: "the server transaction SHOULD inform the TU that a
+   * failure has occurred, and SHOULD transition to the terminated state"). Returns false then.
+   */
+  private send(response: SipResponse): boolean {
+    const target = (this.responseTarget ??= this.ctx.sender.responseDestination(this.request, this.flow))
+    if (this.ctx.sender.send(response, target) !== null) return true
+    this.enterTerminated()
+    this.ctx.serverFailure(this, 'transport-error')
+    return false
+  }
+
+  /**
+   * > Once the transaction is in the "Terminated" state, it MUST be destroyed immediately.
+   */
+  private enterTerminated(): void {
+    this.st = 'Terminated'
+    this.clearTrying()
+    this.clearTimer('G')
+    this.clearTimer('H')
+    this.clearTimer('I')
+    this.clearTimer('L')
+    this.ctx.terminated(this)
+  }
+
+  private clearTrying(): void {
+    if (this.tryingHandle !== null) this.ctx.scheduler.clearTimer(this.tryingHandle)
+    this.tryingHandle = null
+  }
+
+  private clearTimer(which: 'G' | 'H' | 'I' | 'L'): void {
+    const s = this.ctx.scheduler
+    switch (which) {
+      case 'G': if (this.timerGHandle !== null) s.clearTimer(this.timerGHandle); this.timerGHandle = null; return
+      case 'H': if (this.timerHHandle !== null) s.clearTimer(this.timerHHandle); this.timerHHandle = null; return
+      case 'I': if (this.timerIHandle !== null) s.clearTimer(this.timerIHandle); this.timerIHandle = null; return
+      case 'L': if (this.timerLHandle !== null) s.clearTimer(this.timerLHandle); this.timerLHandle = null; return
+    }
+  }
+
+  // Timer callbacks, bound once per transaction (no closure per timer armed).
+  private readonly fireTrying = (): void => this.dispatch('200 ms', null)
+  private readonly fireTimerG = (): void => this.dispatch('Timer G', null)
+  private readonly fireTimerH = (): void => this.dispatch('Timer H', null)
+  private readonly fireTimerI = (): void => this.dispatch('Timer I', null)
+  private readonly fireTimerL = (): void => this.dispatch('Timer L', null)
+}

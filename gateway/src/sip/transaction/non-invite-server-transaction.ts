@@ -1,0 +1,230 @@
+/**
+ * The non-INVITE server transaction (RFC 3261 §17.2.2), for every request but INVITE and ACK
+ * (CANCEL included: it is a transaction of its own, §9.2).
+ *
+ * ```
+ *                                   |Request received
+ *                                   |pass to TU
+ *                                   V
+ *                             +-----------+
+ *                             |           |
+ *                             | Trying    |-------------+
+ *                             |           |             |
+ *                             +-----------+             |200-699 from TU
+ *                                   |                   |send response
+ *                                   |1xx from TU        |
+ *                                   |send response      |
+ *                                   |                   |
+ *                Request            V      1xx from TU  |
+ *                send response+-----------+send response|
+ *                    +--------|           |--------+    |
+ *                    |        | Proceeding|        |    |
+ *                    +------->|           |<-------+    |
+ *             +<--------------|           |             |
+ *             |Trnsprt Err    +-----------+             |
+ *             |Inform TU            |                   |
+ *             |                     |200-699 from TU    |
+ *             |                     |send response      |
+ *             |  Request            V                   |
+ *             |  send response+-----------+             |
+ *             |      +--------|           |             |
+ *             |      |        | Completed |<------------+
+ *             |      +------->|           |
+ *             +<--------------|           |
+ *             |Trnsprt Err    +-----------+
+ *             |Inform TU            |
+ *             |                     |Timer J fires
+ *             |                     |-
+ *             |                     V
+ *             |               +-----------+
+ *             +-------------->| Terminated|
+ *                             +-----------+
+ *
+ *                 Figure 8 of RFC 3261: non-INVITE server transaction
+ * ```
+ *
+ * Each state is a handler method named after it (`trying`, `proceeding`, `completed`) that
+ * receives an event; transitions are `enter<State>` methods.
+ */
+import type { SipRequest, SipResponse } from '../message/sip-message.ts'
+import type { Destination, Flow } from '../transport/flow.ts'
+import type { TimerHandle } from './scheduler.ts'
+import type { TransactionContext } from './transaction-context.ts'
+import type { ServerTransaction, TransactionState } from './transaction-user.ts'
+import { timerJ } from './timers.ts'
+
+/** Events of the non-INVITE server transaction's state machine. */
+type NistEvent = 'Request' | '1xx from TU' | '200-699 from TU' | 'Timer J'
+
+/**
+ * A non-INVITE server transaction, created by the transaction layer when a request other than
+ * INVITE or ACK matches no existing transaction (§17.2.3). The TU answers through `respond`.
+ */
+export class NonInviteServerTransaction implements ServerTransaction {
+  readonly key: string
+  readonly request: SipRequest
+  readonly flow: Flow
+
+  private st: TransactionState = 'Trying'
+  private readonly ctx: TransactionContext
+  private readonly reliable: boolean
+  private responseTarget: Destination | null = null
+  /** The last response sent (provisional in Proceeding, final in Completed). */
+  private lastResponse: SipResponse | null = null
+  private lastFinal: SipResponse | null = null
+  private timerJHandle: TimerHandle | null = null
+  /** Result of the last `respond` (dispatch cannot return it). */
+  private respondResult = false
+
+  /**
+   * > The state machine is initialized in the "Trying" state and is passed a request other
+   * > than INVITE or ACK when initialized. This request is passed up to the TU.
+   *
+   * (The transaction layer passes it up, right after creating the transaction.)
+   */
+  constructor(key: string, request: SipRequest, flow: Flow, ctx: TransactionContext) {
+    this.key = key
+    this.request = request
+    this.flow = flow
+    this.ctx = ctx
+    this.reliable = flow.reliable
+  }
+
+  get state(): TransactionState {
+    return this.st
+  }
+
+  get finalResponse(): SipResponse | null {
+    return this.lastFinal
+  }
+
+  /** {@inheritDoc ServerTransaction.respond} */
+  respond(response: SipResponse): boolean {
+    this.respondResult = false
+    this.dispatch(response.status < 200 ? '1xx from TU' : '200-699 from TU', response)
+    return this.respondResult
+  }
+
+  /** A retransmission of the request matched this transaction (§17.2.3). */
+  receiveRequest(_request: SipRequest): void {
+    this.dispatch('Request', null)
+  }
+
+  /** Stops every timer and forgets the transaction without telling the TU. */
+  terminate(): void {
+    if (this.st === 'Terminated') return
+    this.enterTerminated()
+  }
+
+  private dispatch(event: NistEvent, response: SipResponse | null): void {
+    switch (this.st) {
+      case 'Trying': return this.trying(event, response)
+      case 'Proceeding': return this.proceeding(event, response)
+      case 'Completed': return this.completed(event)
+      default: return
+    }
+  }
+
+  // ---- states -------------------------------------------------------------------------
+
+  private trying(event: NistEvent, response: SipResponse | null): void {
+    switch (event) {
+      case 'Request':
+        // > Once in the "Trying" state, any further request retransmissions are discarded.
+        return
+      case '1xx from TU':
+        // > While in the "Trying" state, if the TU passes a provisional response to the
+        // > server transaction, the server transaction MUST enter the "Proceeding" state. The
+        // > response MUST be passed to the transport layer for transmission.
+        this.st = 'Proceeding'
+        this.respondResult = this.send(response!)
+        return
+      case '200-699 from TU':
+        return this.enterCompleted(response!)
+      default:
+        return
+    }
+  }
+
+  private proceeding(event: NistEvent, response: SipResponse | null): void {
+    switch (event) {
+      case '1xx from TU':
+        // > Any further provisional responses that are received from the TU while in the
+        // > "Proceeding" state MUST be passed to the transport layer for transmission.
+        this.respondResult = this.send(response!)
+        return
+      case 'Request':
+        // > If a retransmission of the request is received while in the "Proceeding" state,
+        // > the most recently sent provisional response MUST be passed to the transport layer
+        // > for retransmission.
+        this.send(this.lastResponse!)
+        return
+      case '200-699 from TU':
+        // > If the TU passes a final response (status codes 200-699) to the server while in
+        // > the "Proceeding" state, the transaction MUST enter the "Completed" state, and the
+        // > response MUST be passed to the transport layer for transmission.
+        return this.enterCompleted(response!)
+      default:
+        return
+    }
+  }
+
+  private completed(event: NistEvent): void {
+    switch (event) {
+      case 'Request':
+        // > While in the "Completed" state, the server transaction MUST pass the final
+        // > response to the transport layer for retransmission whenever a retransmission of
+        // > the request is received.
+        this.send(this.lastFinal!)
+        return
+      case 'Timer J':
+        // > The server transaction remains in this state until Timer J fires, at which point
+        // > it MUST transition to the "Terminated" state.
+        this.timerJHandle = null
+        return this.enterTerminated()
+      default:
+        // > Any other final responses passed by the TU to the server transaction MUST be
+        // > discarded while in the "Completed" state.
+        return
+    }
+  }
+
+  // ---- transitions and actions ----------------------------------------------------------
+
+  /**
+   * > When the server transaction enters the "Completed" state, it MUST set Timer J to fire
+   * > in 64*T1 seconds for unreliable transports, and zero seconds for reliable transports.
+   */
+  private enterCompleted(response: SipResponse): void {
+    this.st = 'Completed'
+    this.lastFinal = response
+    if (!this.send(response)) return
+    this.respondResult = true
+    const j = timerJ(this.ctx.timers, this.reliable)
+    if (j === 0) return this.enterTerminated()
+    this.timerJHandle = this.ctx.scheduler.setTimer(j, this.fireTimerJ)
+  }
+
+  /**
+   * Sends a response to where responses to this request go (§18.2.2). A transport error ends
+   * the transaction (Figure 8: "Trnsprt Err / Inform TU"). Returns false then.
+   */
+  private send(response: SipResponse): boolean {
+    const target = (this.responseTarget ??= this.ctx.sender.responseDestination(this.request, this.flow))
+    this.lastResponse = response
+    if (this.ctx.sender.send(response, target) !== null) return true
+    this.enterTerminated()
+    this.ctx.serverFailure(this, 'transport-error')
+    return false
+  }
+
+  /** > The server transaction MUST be destroyed the instant it enters the "Terminated" state. */
+  private enterTerminated(): void {
+    this.st = 'Terminated'
+    if (this.timerJHandle !== null) this.ctx.scheduler.clearTimer(this.timerJHandle)
+    this.timerJHandle = null
+    this.ctx.terminated(this)
+  }
+
+  private readonly fireTimerJ = (): void => this.dispatch('Timer J', null)
+}
