@@ -63,6 +63,12 @@ export const GatewayFileSchema = Type.Object({
   proxy: Type.Object({
     /** Seconds a forked INVITE may ring before the proxy CANCELs it and answers 408 (§16.6 Timer C). */
     timerC: Type.Integer({ minimum: 181, default: 181 }),
+    /**
+     * Source IP addresses trusted like Kamailio's `allow_trusted` (PBXs, SBCs, load
+     * generators): their requests are not challenged. Everyone else's out-of-dialog requests
+     * from a local user are (407), and only authenticated users may reach a non-local target.
+     */
+    trustedSources: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
   }, { additionalProperties: false, default: {} }),
   ice: Type.Object({
     /** The gateway's own STUN binding service (RFC 8489), on UDP. */
