@@ -106,6 +106,19 @@ abstract class SipMessageBase {
     return undefined
   }
 
+  /** Replaces the value of the first field of `name` in place (the top Via after §18.2.1). */
+  replaceFirst(name: string, value: string): boolean {
+    const hs = this.headers
+    for (let i = 0; i < hs.length; i++) {
+      if (hs[i]!.name === name) {
+        this.invalidate(name)
+        hs[i] = { name, value }
+        return true
+      }
+    }
+    return false
+  }
+
   /** Removes every field of `name`. */
   remove(name: string): this {
     this.invalidate(name)

@@ -1,0 +1,55 @@
+/**
+ * Structured logging with dotted categories (`sip.transport.ws`, `sip.transaction`,
+ * `media.rtpengine`) and fields (`callId`, `branch`, `aor`, `flowId`), one JSON object per
+ * line on stderr. Full SIP traces belong at debug only. Never pass digest responses,
+ * passwords, TURN credentials or secrets as fields.
+ */
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
+
+let threshold = RANK.info
+let sink: (line: string) => void = (line) => process.stderr.write(line + '\n')
+
+/** Sets the process-wide minimum level. */
+export function setLogLevel(level: LogLevel): void {
+  threshold = RANK[level]
+}
+
+/** Redirects output (tests capture lines here). Returns the previous sink. */
+export function setLogSink(fn: (line: string) => void): (line: string) => void {
+  const prev = sink
+  sink = fn
+  return prev
+}
+
+export interface Logger {
+  readonly category: string
+  debug(msg: string, fields?: Record<string, unknown>): void
+  info(msg: string, fields?: Record<string, unknown>): void
+  warn(msg: string, fields?: Record<string, unknown>): void
+  error(msg: string, fields?: Record<string, unknown>): void
+  /** True when debug lines would be written (guard expensive trace formatting with it). */
+  readonly debugEnabled: boolean
+}
+
+function write(level: LogLevel, category: string, msg: string, fields?: Record<string, unknown>): void {
+  if (RANK[level] < threshold) return
+  const rec: Record<string, unknown> = { t: new Date().toISOString(), level, cat: category, msg }
+  if (fields) for (const k in fields) rec[k] = fields[k]
+  sink(JSON.stringify(rec))
+}
+
+/** A logger for one dotted category. */
+export function logger(category: string): Logger {
+  return {
+    category,
+    debug: (m, f) => write('debug', category, m, f),
+    info: (m, f) => write('info', category, m, f),
+    warn: (m, f) => write('warn', category, m, f),
+    error: (m, f) => write('error', category, m, f),
+    get debugEnabled() {
+      return threshold <= RANK.debug
+    },
+  }
+}

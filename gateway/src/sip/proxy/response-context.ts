@@ -1,0 +1,69 @@
+/**
+ * The stateful proxy's response context for one forwarded request (RFC 3261 §16.7): the set
+ * of branches (client transactions, one per target), the best final response so far, and
+ * what has been sent upstream.
+ *
+ * §16.7 item 6: "A stateful proxy MUST choose [...] the response with the lowest response
+ * class [...] If no final response has been received, the proxy [...] 408 (Request Timeout).
+ * [...] 6xx [...] the proxy SHOULD cancel all client pending transactions [...] and MUST
+ * NOT create any new branches in this context" (item 5 and §16.7 item 2).
+ */
+import type { SipResponse } from '../message/sip-message.ts'
+import type { ClientTransaction, ServerTransaction } from '../transaction/transaction-user.ts'
+import type { ForwardOptions } from './stateful-proxy.ts'
+
+/** One branch of a (possibly forked) request. */
+export interface Branch {
+  tx: ClientTransaction | null
+  /** Highest status received so far (0: nothing yet). */
+  lastStatus: number
+  final: boolean
+  /** CANCEL requested before any provisional arrived (§9.1: send it once one does). */
+  cancelPending: boolean
+  cancelled: boolean
+  timerC: { id: number } | null
+}
+
+export class ResponseContext {
+  readonly branches: Branch[] = []
+  best: SipResponse | null = null
+  /** A 2xx (INVITE) or final (non-INVITE) went upstream: no more final choice. */
+  finalSent = false
+  /** A 6xx arrived or a CANCEL came from upstream: no new branches, cancel pending ones. */
+  terminated = false
+
+  constructor(readonly serverTx: ServerTransaction | null, readonly isInvite: boolean, readonly options: ForwardOptions) {}
+
+  /** True when every branch has a final response. */
+  get complete(): boolean {
+    for (const b of this.branches) if (!b.final) return false
+    return true
+  }
+
+  /**
+   * Keeps the best final response by §16.7 item 6: 6xx beats everything; otherwise the
+   * lowest class, preferring within 4xx 401/407/415/420/484 (which carry what the UAC needs
+   * to retry), and 503 is turned into 500 when forwarded (§16.7 item 6) by the caller.
+   */
+  consider(res: SipResponse): void {
+    const b = this.best
+    if (b === null) {
+      this.best = res
+      return
+    }
+    if (rank(res.status) < rank(b.status)) this.best = res
+  }
+}
+
+const PREFERRED_4XX = new Set([401, 407, 415, 420, 484])
+
+function rank(status: number): number {
+  if (status >= 600) return 0
+  const cls = Math.floor(status / 100)
+  // lower rank wins: 2xx (never here) < 3xx < 4xx (preferred first) < 5xx
+  let r = cls * 1000
+  if (cls === 4 && PREFERRED_4XX.has(status)) r -= 500
+  if (status === 408) r += 100 // a timeout says less than a real answer
+  if (status === 480 || status === 430) r += 50
+  return r + (status % 100)
+}

@@ -1,0 +1,323 @@
+/**
+ * The stateful proxy (RFC 3261 §16): forwards a request to a target set (parallel forking),
+ * keeps a response context per forwarded request, picks and forwards the best response,
+ * CANCELs the other branches on a 2xx or 6xx, and handles CANCEL from upstream (§16.10).
+ *
+ * The routing pipeline (routing/) decides *where* a request goes; this class only knows *how*
+ * to forward: §16.6 request forwarding and §16.7 response processing.
+ */
+import { SipRequest, type SipResponse } from '../message/sip-message.ts'
+import { createResponse } from '../message/create-response.ts'
+import type { HeaderField } from '../message/types.ts'
+import type {
+  ClientTransaction, ClientTransactionHandler, ServerTransaction, TransactionUser,
+} from '../transaction/transaction-user.ts'
+import type { Scheduler } from '../transaction/scheduler.ts'
+import type { Destination, Flow, TransportProtocol } from '../transport/flow.ts'
+import type { TransportLayer } from '../transport/transport-layer.ts'
+import { ResponseContext, type Branch } from './response-context.ts'
+import { recordRouteValue } from './record-route.ts'
+import { loopHash, proxyBranch } from './branch.ts'
+import { logger } from '../../log.ts'
+
+const log = logger('sip.proxy')
+
+/** The part of the transaction layer the proxy uses. */
+export interface ProxyTransactions {
+  sendRequest(request: SipRequest, destination: Destination, handler: ClientTransactionHandler): ClientTransaction
+  findInviteServerTransaction(cancel: SipRequest): ServerTransaction | undefined
+}
+
+/** One element of a target set (§16.5): the Request-URI to use and where to send it. */
+export interface Target {
+  /** The new Request-URI (a binding's contact, or the original R-URI for in-dialog requests). */
+  requestUri: string
+  destination: Destination
+}
+
+export interface ForwardOptions {
+  /** Insert our (double) Record-Route (dialog-creating requests, §16.6 item 4). */
+  recordRoute: boolean
+  /** Extra header fields to append to every forwarded copy. */
+  extraHeaders?: HeaderField[]
+  /** Called once when the context completes (for CDRs, media cleanup). */
+  onFinal?: (status: number) => void
+}
+
+export interface StatefulProxyOptions {
+  transport: TransportLayer
+  transactions: ProxyTransactions
+  scheduler: Scheduler
+  /** Timer C in milliseconds (§16.6 item 11: > 3 minutes). */
+  timerC: number
+  /** How long a CANCELled branch may wait for its final response, ms (64*T1, §9.1). */
+  cancelTimeout: number
+}
+
+const MAX_FORWARDS_DEFAULT = 70
+
+export class StatefulProxy {
+  /** Response contexts of pending INVITEs, by server transaction key (for CANCEL, §16.10). */
+  private readonly inviteContexts = new Map<string, ResponseContext>()
+
+  constructor(private readonly o: StatefulProxyOptions) {}
+
+  /** Live INVITE response contexts (leak checks, metrics). */
+  get pendingInvites(): number {
+    return this.inviteContexts.size
+  }
+
+  /**
+   * Forwards `request` to every target in parallel (§16.6, once per target) and relays the
+   * responses upstream through `serverTx` (§16.7). An empty target set must be handled by
+   * the caller (404/480). For INVITE, a 100 Trying goes upstream at once (§16.2).
+   */
+  forward(request: SipRequest, serverTx: ServerTransaction, inFlow: Flow, targets: Target[], opts: ForwardOptions): void {
+    const isInvite = request.method === 'INVITE'
+    const ctx = new ResponseContext(serverTx, isInvite, opts)
+    if (isInvite) {
+      serverTx.respond(createResponse(request, 100))
+      this.inviteContexts.set(serverTx.key, ctx)
+    }
+    const hash = loopHash(request, request.uri)
+    for (const target of targets) {
+      if (ctx.terminated) break
+      this.startBranch(ctx, request, inFlow, target, hash, opts)
+    }
+    if (ctx.complete) this.finish(ctx, opts)
+  }
+
+  /**
+   * Forwards a request without a transaction (§16.11): the ACK for a 2xx, which is end to end.
+   * Adds our Via (§16.6 item 8) with a fresh branch.
+   */
+  forwardStateless(request: SipRequest, target: Target): boolean {
+    const copy = this.prepareCopy(request, target, null, loopHash(request, request.uri), { recordRoute: false })
+    return this.o.transport.send(copy, target.destination) !== null
+  }
+
+  /**
+   * CANCEL from upstream (§16.10): "If a matching response context is found, the element
+   * MUST immediately return a 200 (OK) response to the CANCEL request. [...] the element
+   * MUST cancel all pending client transactions within the context [...]". Without one: 481.
+   */
+  cancel(cancel: SipRequest, cancelTx: ServerTransaction): void {
+    const inviteTx = this.o.transactions.findInviteServerTransaction(cancel)
+    const ctx = inviteTx ? this.inviteContexts.get(inviteTx.key) : undefined
+    if (!inviteTx || !ctx) {
+      cancelTx.respond(createResponse(cancel, 481, { toTag: 'pb-481' }))
+      return
+    }
+    cancelTx.respond(createResponse(cancel, 200, { toTag: 'pb-cancel' }))
+    ctx.terminated = true
+    this.cancelBranches(ctx, null, ctx.options)
+  }
+
+  // ---- branches -------------------------------------------------------------------------
+
+  private startBranch(ctx: ResponseContext, request: SipRequest, inFlow: Flow, target: Target, hash: string, opts: ForwardOptions): void {
+    const branch: Branch = { tx: null, lastStatus: 0, final: false, cancelPending: false, cancelled: false, timerC: null }
+    ctx.branches.push(branch)
+    const copy = this.prepareCopy(request, target, inFlow, hash, opts)
+    const handler: ClientTransactionHandler = {
+      onResponse: (res) => this.onBranchResponse(ctx, branch, res, opts),
+      onTimeout: () => this.onBranchFailure(ctx, branch, 408, opts),
+      onTransportError: () => this.onBranchFailure(ctx, branch, target.destination.flow ? 480 : 503, opts),
+    }
+    branch.tx = this.o.transactions.sendRequest(copy, target.destination, handler)
+    if (ctx.isInvite) this.armTimerC(ctx, branch, opts)
+  }
+
+  /**
+   * §16.6: copy the request, set the Request-URI, decrement Max-Forwards, add Record-Route,
+   * add our Via with a new branch. `inFlow` null: no Record-Route (stateless ACK).
+   */
+  private prepareCopy(request: SipRequest, target: Target, inFlow: Flow | null, hash: string, opts: ForwardOptions): SipRequest {
+    const copy = new SipRequest(request.method, target.requestUri, request.headers.slice(), request.body)
+    // §16.6 item 3: "If the copy contains a Max-Forwards header field, the proxy MUST
+    // decrement its value by one (1). If the copy does not contain a Max-Forwards header
+    // field, the proxy MUST add one with a field value, which SHOULD be 70."
+    const mf = copy.get('max-forwards')
+    copy.set('max-forwards', String(mf === undefined ? MAX_FORWARDS_DEFAULT : Math.max(0, parseInt(mf, 10) - 1)))
+    const outTransport: TransportProtocol = target.destination.flow?.transport ?? target.destination.transport
+    if (opts.recordRoute && inFlow !== null) {
+      // RFC 5658 double Record-Route: inbound-facing entry below, outbound-facing on top.
+      const t = this.o.transport
+      copy.prepend('record-route', recordRouteValue(t.sentBy(inFlow.transport), inFlow.transport, inFlow))
+      copy.prepend('record-route', recordRouteValue(t.sentBy(outTransport), outTransport, target.destination.flow ?? null))
+    }
+    if (opts.extraHeaders) for (const h of opts.extraHeaders) copy.append(h.name, h.value)
+    // §16.6 item 8: "The proxy MUST insert a Via header field value into the copy before the
+    // existing Via header field values."
+    const sb = this.o.transport.sentBy(outTransport)
+    copy.prepend('via', `SIP/2.0/${outTransport} ${sb.host}:${sb.port};branch=${proxyBranch(hash)};rport`)
+    return copy
+  }
+
+  private onBranchResponse(ctx: ResponseContext, branch: Branch, res: SipResponse, opts: ForwardOptions): void {
+    const status = res.status
+    if (status < 200) {
+      if (status === 100) {
+        // §16.7 item 3: 100 is not forwarded; it only tells us the branch is alive.
+        if (branch.lastStatus === 0) branch.lastStatus = 100
+      } else {
+        branch.lastStatus = status
+        if (ctx.isInvite && !branch.cancelled) this.armTimerC(ctx, branch, opts)
+        if (!ctx.finalSent && !ctx.terminated) this.sendUpstream(ctx, res)
+      }
+      if (branch.cancelPending) this.sendCancel(ctx, branch, opts)
+      return
+    }
+    const firstFinal = !branch.final
+    branch.final = true
+    branch.lastStatus = status
+    this.clearTimerC(branch)
+    if (status < 300) {
+      // §16.7 item 5: "Any 2xx response to an INVITE request" is forwarded immediately,
+      // retransmissions included (RFC 6026 §8.4); then the other branches are cancelled.
+      if (!(ctx.finalSent && !ctx.isInvite)) this.sendUpstream(ctx, res)
+      if (!ctx.finalSent) {
+        ctx.finalSent = true
+        if (ctx.isInvite) this.cancelBranches(ctx, branch, opts)
+      }
+      if (firstFinal && ctx.complete) this.finish(ctx, opts)
+      return
+    }
+    if (!firstFinal) return
+    ctx.consider(res)
+    if (status >= 600 && ctx.isInvite) {
+      ctx.terminated = true
+      this.cancelBranches(ctx, branch, opts)
+    }
+    if (ctx.complete) this.finish(ctx, opts)
+  }
+
+  private onBranchFailure(ctx: ResponseContext, branch: Branch, status: number, opts: ForwardOptions): void {
+    if (branch.final) return
+    branch.final = true
+    this.clearTimerC(branch)
+    const req = branch.tx?.request
+    if (req) ctx.consider(createResponse(req, status, { toTag: 'pb-' + status }))
+    if (ctx.complete) this.finish(ctx, opts)
+  }
+
+  /** All branches are final: send the best response upstream if no 2xx went (§16.7 item 6). */
+  private finish(ctx: ResponseContext, opts: ForwardOptions): void {
+    const tx = ctx.serverTx
+    if (tx && ctx.isInvite) this.inviteContexts.delete(tx.key)
+    let finalStatus = 0
+    if (!ctx.finalSent) {
+      ctx.finalSent = true
+      let best = ctx.best
+      if (best === null && tx) best = createResponse(tx.request, 408, { toTag: 'pb-408' })
+      if (best !== null) {
+        if (best.status === 503) {
+          // §16.7 item 6: "If the selected response is a 503 (Service Unavailable), the proxy
+          // MUST generate a 500 (Server Internal Error)" (the 503 was about the next hop).
+          best.status = 500
+          best.reason = 'Server Internal Error'
+        }
+        finalStatus = best.status
+        this.sendUpstream(ctx, best)
+      }
+    } else {
+      finalStatus = 200
+    }
+    opts.onFinal?.(finalStatus)
+  }
+
+  /** Removes our Via (§16.7 item 9) and sends through the server transaction. */
+  private sendUpstream(ctx: ResponseContext, res: SipResponse): void {
+    const tx = ctx.serverTx
+    if (!tx) return
+    if (res.headers.length > 0 && isOurVia(res)) res.removeFirst('via')
+    tx.respond(res)
+  }
+
+  // ---- CANCEL and Timer C ---------------------------------------------------------------
+
+  private cancelBranches(ctx: ResponseContext, except: Branch | null, opts: ForwardOptions): void {
+    for (const b of ctx.branches) {
+      if (b === except || b.final || b.cancelled) continue
+      if (b.lastStatus >= 100) this.sendCancel(ctx, b, opts)
+      else b.cancelPending = true
+    }
+  }
+
+  /**
+   * RFC 3261 §9.1: "The Request-URI, Call-ID, To, the numeric part of CSeq, and From header
+   * fields in the CANCEL request MUST be identical to those in the request being cancelled,
+   * including tags. [...] A CANCEL constructed by a client MUST have only a single Via header
+   * field value matching the top Via value in the request being cancelled."
+   */
+  private sendCancel(ctx: ResponseContext, b: Branch, opts: ForwardOptions): void {
+    if (b.cancelled || b.final || !b.tx) return
+    b.cancelled = true
+    b.cancelPending = false
+    // §9.1: a UAC whose CANCEL gets no final response for the INVITE within 64*T1 gives the
+    // INVITE up; the branch then counts as 487 so the context can complete.
+    this.clearTimerC(b)
+    b.timerC = this.o.scheduler.setTimer(this.o.cancelTimeout, () => {
+      b.timerC = null
+      b.tx?.terminate()
+      this.onBranchFailure(ctx, b, 487, opts)
+    })
+    const inv = b.tx.request
+    const headers: HeaderField[] = []
+    let viaDone = false
+    for (const h of inv.headers) {
+      switch (h.name) {
+        case 'via':
+          if (!viaDone) headers.push(h)
+          viaDone = true
+          break
+        case 'from': case 'to': case 'call-id': case 'route':
+          headers.push(h)
+          break
+        case 'cseq':
+          headers.push({ name: 'cseq', value: `${inv.cseq.seq} CANCEL` })
+          break
+      }
+    }
+    headers.push({ name: 'max-forwards', value: '70' })
+    const cancel = new SipRequest('CANCEL', inv.uri, headers)
+    const dest: Destination = b.tx.flow ? { ...b.tx.destination, flow: b.tx.flow } : b.tx.destination
+    this.o.transactions.sendRequest(cancel, dest, {
+      onResponse: () => {},
+      onTimeout: () => {},
+      onTransportError: () => {},
+    })
+  }
+
+  /**
+   * §16.6 item 11 / §16.7 item 2: Timer C for INVITE branches, reset by every provisional;
+   * when it fires the branch is CANCELled (after a provisional) or treated as 408.
+   */
+  private armTimerC(ctx: ResponseContext, branch: Branch, opts: ForwardOptions): void {
+    this.clearTimerC(branch)
+    branch.timerC = this.o.scheduler.setTimer(this.o.timerC, () => {
+      branch.timerC = null
+      if (branch.final) return
+      log.info('timer C fired', { callId: branch.tx?.request.get('call-id') })
+      if (branch.lastStatus >= 100) this.sendCancel(ctx, branch, opts)
+      else {
+        branch.tx?.terminate()
+        this.onBranchFailure(ctx, branch, 408, opts)
+      }
+    })
+  }
+
+  private clearTimerC(branch: Branch): void {
+    if (branch.timerC) {
+      this.o.scheduler.clearTimer(branch.timerC)
+      branch.timerC = null
+    }
+  }
+}
+
+function isOurVia(res: SipResponse): boolean {
+  const b = res.topVia.branch
+  return b !== null && b.startsWith('z9hG4bK-pb')
+}
+
+export type { TransactionUser }

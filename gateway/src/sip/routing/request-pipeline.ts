@@ -1,0 +1,403 @@
+/**
+ * The request pipeline: every request the transaction layer passes up runs through a fixed,
+ * named sequence of stages, like Kamailio's request_route (design.md §3):
+ *
+ *   sanity -> loop -> in-dialog -> cancel -> local -> auth -> registrar -> location/relay
+ *
+ * `local` (requests to the gateway itself, e.g. the OPTIONS health check PBXs send) runs
+ * before `auth`, so that a health check needs no credentials; REGISTER passes it.
+ * Each stage either answers the request (returns true) or passes it on (returns false).
+ * This class is the TransactionUser (RFC 3261 §17) of the gateway.
+ */
+import { SipRequest, type SipResponse } from '../message/sip-message.ts'
+import { createResponse } from '../message/create-response.ts'
+import type { SipUri } from '../message/types.ts'
+import { parseUri } from '../parser/uri.ts'
+import { parseNameAddr } from '../parser/name-addr.ts'
+import { checkRequestSanity, type SanityContext } from './request-sanity.ts'
+import type { ServerTransaction, TransactionUser } from '../transaction/transaction-user.ts'
+import type { Destination, Flow } from '../transport/flow.ts'
+import type { TransportLayer } from '../transport/transport-layer.ts'
+import type { StatefulProxy, Target } from '../proxy/stateful-proxy.ts'
+import { FLOW_PARAM, uriTransport } from '../proxy/record-route.ts'
+import { branchLoopHash, loopHash } from '../proxy/branch.ts'
+import type { DigestAuthenticator } from '../auth/digest-authenticator.ts'
+import type { Registrar } from '../registrar/registrar.ts'
+import type { LocationService } from '../registrar/location-service.ts'
+import type { Binding } from '../registrar/binding.ts'
+import { aorKey } from '../registrar/aor.ts'
+import { logger } from '../../log.ts'
+
+const log = logger('sip.routing')
+
+/** Per-request state the stages share. */
+export interface RequestContext {
+  readonly request: SipRequest
+  /** Null for an ACK that matched no INVITE server transaction (2xx ACK). */
+  readonly tx: ServerTransaction | null
+  readonly flow: Flow
+  /** Parsed Request-URI (sanity stage guarantees non-null afterwards). */
+  ruri: SipUri | null
+  /** The user the request was authenticated as, or null. */
+  user: string | null
+  /** The source is in proxy.trustedSources. */
+  trusted: boolean
+}
+
+/** A named pipeline stage. `run` returns true when it answered (or dropped) the request. */
+export interface Stage {
+  readonly name: string
+  run(ctx: RequestContext): boolean
+}
+
+export interface RequestPipelineOptions {
+  domain: string
+  transport: TransportLayer
+  proxy: StatefulProxy
+  auth: DigestAuthenticator
+  registrar: Registrar
+  location: LocationService
+  /** Known usernames (for 404 vs 480). */
+  userExists(username: string): boolean
+  trustedSources: ReadonlySet<string>
+}
+
+/** Option tags the gateway understands (Proxy-Require / Require, RFC 3261 §8.2.2.3). */
+const SUPPORTED_OPTIONS: ReadonlySet<string> = new Set(['outbound', 'path', 'gruu', 'replaces', 'timer', '100rel'])
+const ACCEPTED_TYPES: ReadonlySet<string> = new Set(['application/sdp'])
+/** Methods that create a dialog: the proxy Record-Routes them (§16.6 item 4). */
+const DIALOG_CREATING: ReadonlySet<string> = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY'])
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, REFER, NOTIFY, SUBSCRIBE, PRACK'
+
+export class RequestPipeline implements TransactionUser {
+  readonly stages: readonly Stage[]
+
+  constructor(private readonly o: RequestPipelineOptions) {
+    this.stages = [
+      { name: 'sanity', run: (c) => this.sanity(c) },
+      { name: 'loop', run: (c) => this.loop(c) },
+      { name: 'in-dialog', run: (c) => this.inDialog(c) },
+      { name: 'cancel', run: (c) => this.cancel(c) },
+      { name: 'local', run: (c) => this.local(c) },
+      { name: 'auth', run: (c) => this.authenticate(c) },
+      { name: 'registrar', run: (c) => this.register(c) },
+      { name: 'location', run: (c) => this.locate(c) },
+    ]
+  }
+
+  // ---- TransactionUser -------------------------------------------------------------------
+
+  onRequest(request: SipRequest, tx: ServerTransaction | null, flow: Flow): void {
+    const ctx: RequestContext = {
+      request, tx, flow, ruri: null, user: null,
+      trusted: this.o.trustedSources.has(flow.remoteAddress),
+    }
+    const stages = this.stages
+    for (let i = 0; i < stages.length; i++) if (stages[i]!.run(ctx)) return
+  }
+
+  onStrayResponse(response: SipResponse, flow: Flow): void {
+    // §16.7 / RFC 6026: the INVITE client transaction forwards 2xx retransmissions while in
+    // Accepted; a response that matched nothing at all has no context to go to.
+    log.debug('stray response dropped', { status: response.status, callId: response.get('call-id'), flowId: flow.id })
+  }
+
+  // ---- stages ----------------------------------------------------------------------------
+
+  /** Answers `status` through the transaction (never for ACK). */
+  private reply(ctx: RequestContext, status: number, extra?: { reason?: string; headers?: { name: string; value: string }[] }): true {
+    if (ctx.tx !== null && ctx.request.method !== 'ACK') {
+      ctx.tx.respond(createResponse(ctx.request, status, { toTag: 'pb-' + status, reason: extra?.reason, headers: extra?.headers }))
+    }
+    return true
+  }
+
+  /** RFC 3261 §16.3 request validation (syntax was checked by the parser). */
+  private sanity(ctx: RequestContext): boolean {
+    const req = ctx.request
+    ctx.ruri = parseUri(req.uri)
+    const ruri = ctx.ruri
+    const forMe = ruri !== null && (ruri.scheme === 'sip' || ruri.scheme === 'sips') && ruri.user === null &&
+      this.o.transport.isLocalHost(ruri.host) && req.getAll('route').length === 0
+    const sctx: SanityContext = { isForMe: forMe, supportedOptions: SUPPORTED_OPTIONS, acceptedContentTypes: ACCEPTED_TYPES }
+    const v = checkRequestSanity(req, sctx)
+    if (!v.ok) {
+      log.debug('request refused by sanity checks', { status: v.status, reason: v.reason, callId: req.get('call-id') })
+      return this.reply(ctx, v.status, { reason: v.reason, headers: v.headers })
+    }
+    return ruri === null ? this.reply(ctx, 416) : false
+  }
+
+  /**
+   * §16.3 item 4: "If the request contains a Via header field with a sent-by value that
+   * equals a value placed into previous requests by the proxy, the request has been
+   * forwarded by this element before. [...] the proxy MUST compute the branch parameter [...]
+   * and compare it to the parameter received in that Via header field. If the parameters
+   * match, the proxy MUST return a 482 (Loop Detected)". Different hashes are a spiral.
+   */
+  private loop(ctx: RequestContext): boolean {
+    const req = ctx.request
+    let mine = false
+    for (const h of req.headers) if (h.name === 'via' && h.value.includes('z9hG4bK-pb')) { mine = true; break }
+    if (!mine || req.method === 'ACK' || req.method === 'CANCEL') return false
+    const hash = loopHash(req, req.uri)
+    for (const v of req.vias) {
+      if (this.o.transport.isLocalHost(v.host) && branchLoopHash(v.branch) === hash) return this.reply(ctx, 482)
+    }
+    return false
+  }
+
+  /**
+   * In-dialog requests (To tag present), §16.4 + §16.12: pop every Route entry that is ours;
+   * forward to the next Route, else to the Request-URI, over the flow our last Record-Route
+   * entry named (pb-flow) when it is still open.
+   */
+  private inDialog(ctx: RequestContext): boolean {
+    const req = ctx.request
+    if (!req.to.params.tag) return false
+    const t = this.o.transport
+    let flowHint: string | null = null
+    // §16.4: a strict router before us put our Record-Route into the Request-URI.
+    if (ctx.ruri && ctx.ruri.params.lr !== undefined && t.isLocal(ctx.ruri.host, ctx.ruri.port)) {
+      const routes = req.getAll('route')
+      const last = routes[routes.length - 1]
+      if (last !== undefined) {
+        const na = parseNameAddr(last)
+        if (na) {
+          req.uri = serializeRouteUri(last)
+          ctx.ruri = na.uri
+          req.headers.splice(req.headers.findLastIndex((h) => h.name === 'route'), 1)
+        }
+      }
+    }
+    for (;;) {
+      const top = req.get('route')
+      if (top === undefined) break
+      const na = parseNameAddr(top)
+      if (!na || !t.isLocal(na.uri.host, na.uri.port)) break
+      flowHint = na.uri.params[FLOW_PARAM] ?? null
+      req.removeFirst('route')
+    }
+    let target: Target | null = null
+    const next = req.get('route')
+    if (next !== undefined) {
+      const na = parseNameAddr(next)
+      const d = na ? this.uriDestination(na.uri) : null
+      if (d) target = { requestUri: req.uri, destination: d }
+    } else if (ctx.ruri) {
+      const hinted = flowHint ? t.flow(flowHint) : undefined
+      if (hinted) {
+        target = { requestUri: req.uri, destination: { transport: hinted.transport, address: hinted.remoteAddress, port: hinted.remotePort, flow: hinted } }
+      } else if (ctx.ruri.user !== null && this.isOurDomain(ctx.ruri.host)) {
+        // An in-dialog request whose sender ignored our Record-Route (stock SIPp uac does)
+        // still names the callee's AOR: find it in the location service, as Kamailio's
+        // lookup("location") does for such requests (highest-q binding only).
+        const aor = aorKey(ctx.ruri, this.o.domain, (h) => this.isOurDomain(h))
+        const b = aor === null ? undefined : this.o.location.lookup(aor)[0]
+        const d = b ? this.bindingDestination(b) : null
+        if (b && d) target = { requestUri: b.contact, destination: d }
+      } else {
+        const d = this.contactDestination(ctx.ruri, req.uri)
+        if (d) target = { requestUri: req.uri, destination: d }
+      }
+    }
+    if (req.method === 'ACK') {
+      if (target) this.o.proxy.forwardStateless(req, target)
+      else log.debug('ACK with no route dropped', { callId: req.get('call-id') })
+      return true
+    }
+    if (req.method === 'CANCEL') return false // hop by hop: the cancel stage handles it
+    if (!target || !ctx.tx) return this.reply(ctx, target ? 500 : 404, target ? undefined : { reason: 'No Route To Dialog Peer' })
+    this.o.proxy.forward(req, ctx.tx, ctx.flow, [target], { recordRoute: false })
+    return true
+  }
+
+  /** CANCEL (§16.10): matched to the INVITE's response context by the proxy. */
+  private cancel(ctx: RequestContext): boolean {
+    if (ctx.request.method !== 'CANCEL') return false
+    if (ctx.tx) this.o.proxy.cancel(ctx.request, ctx.tx)
+    return true
+  }
+
+  /**
+   * Digest authentication (RFC 3261 §22): REGISTER is challenged by the registrar (401);
+   * every other out-of-dialog request claiming a local user in From is challenged by the
+   * proxy (407) unless it comes from a trusted source. ACK and CANCEL cannot be challenged
+   * (§22.1: "the request cannot be challenged").
+   */
+  private authenticate(ctx: RequestContext): boolean {
+    const req = ctx.request
+    if (req.method === 'ACK') return true // a stray ACK outside any transaction: nothing to do
+    if (ctx.trusted) return false
+    const isRegister = req.method === 'REGISTER'
+    if (!isRegister && !this.o.transport.isLocalHost(req.from.uri.host) && req.from.uri.host !== this.o.domain) return false
+    const proxy = !isRegister
+    const r = this.o.auth.verify(req, { proxy })
+    if (r.ok) {
+      ctx.user = r.username
+      if (proxy) consumeCredentials(req, this.o.auth.realm)
+      return false
+    }
+    if (r.status === 401 || r.status === 407) {
+      if (r.failure !== 'no-credentials') log.info('authentication failed', { reason: r.reason, method: req.method, callId: req.get('call-id'), flowId: ctx.flow.id })
+      ctx.tx?.respond(this.o.auth.challenge(req, { proxy, stale: r.stale }))
+      return true
+    }
+    log.info('authentication refused', { status: r.status, reason: r.reason, callId: req.get('call-id') })
+    return this.reply(ctx, r.status, { reason: r.status === 403 ? 'Forbidden' : undefined })
+  }
+
+  /** REGISTER for our domain goes to the registrar (RFC 3261 §10.3); we relay no REGISTER. */
+  private register(ctx: RequestContext): boolean {
+    const req = ctx.request
+    if (req.method !== 'REGISTER') return false
+    const ruri = ctx.ruri!
+    if (!this.isOurDomain(ruri.host)) return this.reply(ctx, 403, { reason: 'Not A Domain Of This Registrar' })
+    const res = this.o.registrar.handleRegister(req, ctx.flow, ctx.user)
+    ctx.tx?.respond(res)
+    return true
+  }
+
+  /** Requests to the gateway itself (no user part): OPTIONS is the PBX health check. */
+  private local(ctx: RequestContext): boolean {
+    const ruri = ctx.ruri!
+    const req = ctx.request
+    if (req.method === 'REGISTER' || ruri.user !== null || !this.isOurDomain(ruri.host)) return false
+    if (req.method === 'ACK') return true
+    if (req.method === 'OPTIONS') {
+      return this.reply(ctx, 200, {
+        headers: [
+          { name: 'allow', value: ALLOW },
+          { name: 'accept', value: 'application/sdp' },
+          { name: 'supported', value: 'outbound, path' },
+        ],
+      })
+    }
+    return this.reply(ctx, 404)
+  }
+
+  /** Location service (§16.5 targets from bindings) or a non-local next hop. */
+  private locate(ctx: RequestContext): boolean {
+    const req = ctx.request
+    const ruri = ctx.ruri!
+    const tx = ctx.tx!
+    let targets: Target[]
+    if (this.isOurDomain(ruri.host)) {
+      if (req.method === 'OPTIONS' && ruri.user !== null && !this.o.userExists(decodeUser(ruri.user))) return this.reply(ctx, 404)
+      const aor = aorKey(ruri, this.o.domain, (h) => this.isOurDomain(h))
+      if (aor === null || ruri.user === null || !this.o.userExists(decodeUser(ruri.user))) return this.reply(ctx, 404)
+      const bindings = this.o.location.lookup(aor)
+      targets = []
+      for (const b of bindings) {
+        const d = this.bindingDestination(b)
+        if (d) targets.push({ requestUri: b.contact, destination: d })
+      }
+      if (targets.length === 0) return this.reply(ctx, 480)
+    } else {
+      // Not our domain: only authenticated users and trusted sources may relay (no open relay).
+      if (ctx.user === null && !ctx.trusted) return this.reply(ctx, 403, { reason: 'Relaying Denied' })
+      const d = this.uriDestination(ruri)
+      if (!d) return this.reply(ctx, 404, { reason: 'No Route' })
+      targets = [{ requestUri: req.uri, destination: d }]
+    }
+    this.o.proxy.forward(req, tx, ctx.flow, targets, { recordRoute: DIALOG_CREATING.has(req.method) })
+    return true
+  }
+
+  // ---- targets ---------------------------------------------------------------------------
+
+  private isOurDomain(host: string): boolean {
+    return host === this.o.domain || this.o.transport.isLocalHost(host)
+  }
+
+  /**
+   * Where a binding is reached: over its flow when it registered over a connection (RFC 5626
+   * §7, RFC 7118 §5); else at its Contact's address — unless the Contact cannot be reached as
+   * written (a `.invalid` or other name, or an IP other than the one the REGISTER came from:
+   * the phone is behind NAT, Kamailio's nat_uac_test 1), in which case at the source address
+   * and port the REGISTER came from (symmetric signalling, RFC 3581 style).
+   */
+  private bindingDestination(b: Binding): Destination | null {
+    if (b.flowId !== null) {
+      const f = this.o.transport.flow(b.flowId)
+      if (f) return { transport: f.transport, address: f.remoteAddress, port: f.remotePort, flow: f }
+      if (b.transport === 'WS' || b.transport === 'WSS') return null
+    }
+    const uri = parseUri(b.contact)
+    if (uri === null) return null
+    const direct = this.uriDestination(uri)
+    if (b.transport === 'UDP' && (direct === null || direct.address !== b.sourceAddress)) {
+      return { transport: 'UDP', address: b.sourceAddress, port: b.sourcePort }
+    }
+    return direct
+  }
+
+  /** A Request-URI of a dialog peer: its binding's flow when the host is `.invalid`. */
+  private contactDestination(uri: SipUri, text: string): Destination | null {
+    if (uri.host.endsWith('.invalid') || uriTransport(uri) === 'WS' || uriTransport(uri) === 'WSS') {
+      for (const b of this.o.location.all()) {
+        if (b.contact === text || sameContact(b.contact, uri)) return this.bindingDestination(b)
+      }
+      return null
+    }
+    return this.uriDestination(uri)
+  }
+
+  /**
+   * RFC 3263 without DNS: the transport from the URI, its IP host (names other than our
+   * own are not resolved yet), the port or the transport's default.
+   */
+  private uriDestination(uri: SipUri): Destination | null {
+    if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return null
+    const transport = uriTransport(uri)
+    if (transport === 'WS' || transport === 'WSS') return null
+    let host = uri.host
+    if (host === 'localhost') host = '127.0.0.1'
+    if (host.charCodeAt(0) === 91) host = host.slice(1, -1)
+    else if (!isIpv4(host)) return null
+    const port = uri.port ?? (transport === 'TLS' ? 5061 : 5060)
+    return { transport, address: host, port }
+  }
+}
+
+/**
+ * Removes the Proxy-Authorization credentials for our realm before forwarding (like
+ * Kamailio's consume_credentials): they were for us, and the next hop has no use for them.
+ */
+function consumeCredentials(req: SipRequest, realm: string): void {
+  const needle = `realm="${realm}"`
+  const hs = req.headers
+  for (let i = hs.length - 1; i >= 0; i--) {
+    if (hs[i]!.name === 'proxy-authorization' && hs[i]!.value.includes(needle)) req.headers.splice(i, 1)
+  }
+}
+
+function serializeRouteUri(routeValue: string): string {
+  const lt = routeValue.indexOf('<')
+  const gt = routeValue.indexOf('>', lt + 1)
+  return lt >= 0 && gt > lt ? routeValue.slice(lt + 1, gt) : routeValue.trim()
+}
+
+function sameContact(contact: string, uri: SipUri): boolean {
+  const c = parseUri(contact)
+  return c !== null && c.host === uri.host && c.user === uri.user && c.port === uri.port
+}
+
+function decodeUser(user: string): string {
+  if (user.indexOf('%') < 0) return user
+  try {
+    return decodeURIComponent(user)
+  } catch {
+    return user
+  }
+}
+
+function isIpv4(host: string): boolean {
+  let dots = 0
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i)
+    if (c === 46) dots++
+    else if (c < 48 || c > 57) return false
+  }
+  return dots === 3
+}

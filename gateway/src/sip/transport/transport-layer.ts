@@ -1,0 +1,342 @@
+/**
+ * The transport layer (RFC 3261 §18): owns every flow (UDP, TCP/TLS, WS/WSS), turns bytes into
+ * parsed messages, applies the §18 receive rules, and sends messages to a Destination.
+ *
+ * Above it sits the transaction layer, which registers with `onMessage` (design.md §4:
+ * imports point down; upward calls go through callbacks the lower layer declares).
+ */
+import { parseMessage } from '../parser/message-parser.ts'
+import { serializeMessage, serializeVia } from '../message/serialize.ts'
+import { SipRequest, type SipMessage } from '../message/sip-message.ts'
+import { createResponse } from '../message/create-response.ts'
+import type { HeaderField } from '../message/types.ts'
+import type { TransportSender } from '../transaction/transaction-user.ts'
+import type { Destination, Flow, TransportProtocol } from './flow.ts'
+import type { UdpTransport } from './udp-transport.ts'
+import type { TcpTransport, TcpFlow, FrameResult } from './tcp-transport.ts'
+import type { WsFlow } from './ws-flow.ts'
+import { logger } from '../../log.ts'
+
+const log = logger('sip.transport')
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+const CRLF = new Uint8Array([13, 10])
+
+/** The sent-by (host and port) the gateway writes into Via / Record-Route for one transport. */
+export interface SentBy {
+  host: string
+  port: number
+}
+
+export interface TransportLayerOptions {
+  /** Host (IP or name) written into our Via and Record-Route: publicAddress ?? sip.host. */
+  advertisedHost: string
+  /** Host names/addresses that mean this gateway (aliases, listen addresses, localhost). */
+  localHosts: ReadonlySet<string>
+}
+
+export type MessageHandler = (message: SipMessage, flow: Flow) => void
+
+/**
+ * Flow table + framing + §18 receive checks + sending. Implements the TransportSender seam
+ * the transaction layer uses.
+ */
+export class TransportLayer implements TransportSender {
+  private readonly flows = new Map<string, Flow>()
+  private readonly ports = new Map<TransportProtocol, number>()
+  private udp: UdpTransport | null = null
+  private tcp: TcpTransport | null = null
+  private tls: TcpTransport | null = null
+  private messageHandler: MessageHandler = () => {}
+  private flowClosedHandlers: Array<(flow: Flow) => void> = []
+  /** Counters for /metrics and tests. */
+  readonly stats = { received: 0, sent: 0, parseErrors: 0, sendErrors: 0, stateless400: 0, discardedResponses: 0 }
+
+  constructor(private readonly options: TransportLayerOptions) {}
+
+  /** Registers the single consumer of parsed messages (the transaction layer). */
+  onMessage(handler: MessageHandler): void {
+    this.messageHandler = handler
+  }
+
+  /** Registers a listener for closed connection-oriented flows (registrar, proxy, media). */
+  onFlowClosed(handler: (flow: Flow) => void): void {
+    this.flowClosedHandlers.push(handler)
+  }
+
+  attachUdp(udp: UdpTransport): void {
+    this.udp = udp
+    this.ports.set('UDP', udp.port)
+  }
+
+  attachTcp(tcp: TcpTransport, transport: 'TCP' | 'TLS'): void {
+    if (transport === 'TCP') this.tcp = tcp
+    else this.tls = tcp
+    this.ports.set(transport, tcp.port)
+  }
+
+  /** Declares the port WebSocket clients reach us on (for our Via / Record-Route). */
+  setWebSocketPort(transport: 'WS' | 'WSS', port: number): void {
+    this.ports.set(transport, port)
+  }
+
+  /** Our sent-by for a transport (Via and Record-Route host:port). */
+  sentBy(transport: TransportProtocol): SentBy {
+    return { host: this.options.advertisedHost, port: this.ports.get(transport) ?? 0 }
+  }
+
+  /** True when host[:port] names this gateway (port null: any of our ports). */
+  isLocal(host: string, port: number | null): boolean {
+    if (!this.options.localHosts.has(host)) return false
+    if (port === null) return true
+    for (const p of this.ports.values()) if (p === port) return true
+    return false
+  }
+
+  /** True when a host names this gateway, whatever the port. */
+  isLocalHost(host: string): boolean {
+    return this.options.localHosts.has(host)
+  }
+
+  /** A known, open flow by id (bindings and Record-Route remember flow ids). */
+  flow(id: string): Flow | undefined {
+    const f = this.flows.get(id)
+    return f && f.open ? f : undefined
+  }
+
+  // ---- inbound -------------------------------------------------------------------------
+
+  /** A UDP datagram: one message (RFC 3261 §18.3 datagram framing). */
+  receiveDatagram(data: Uint8Array, flow: Flow): void {
+    // Keepalives (RFC 5626 §4.4.1 allows STUN; CRLF pings arrive too): not SIP, not answered on UDP.
+    if (data.length <= 4 && (data[0] === 13 || data[0] === 10)) return
+    this.receiveBytes(data, flow)
+  }
+
+  /** A complete message framed from a TCP/TLS stream. */
+  receiveFramed(data: Uint8Array, flow: TcpFlow): void {
+    this.receiveBytes(data, flow)
+  }
+
+  /** Frames the head of a TCP stream buffer (parser in stream mode). */
+  frame = (buffer: Uint8Array): FrameResult => {
+    const r = parseMessage(buffer, { stream: true })
+    if (r.ok) return { kind: 'message', consumed: r.consumed }
+    if (r.incomplete === true) return { kind: 'incomplete' }
+    return { kind: 'error', consumed: null }
+  }
+
+  /** A framing error on a stream: answer 400 if possible; the connection is then closed. */
+  framingError = (data: Uint8Array, flow: TcpFlow): void => {
+    this.receiveBytes(data, flow)
+  }
+
+  /** A WebSocket connection opened (RFC 7118). */
+  wsOpened(flow: WsFlow): void {
+    this.flows.set(flow.id, flow)
+  }
+
+  /** A WebSocket message: exactly one SIP message per frame (RFC 7118 §5.1), or a keepalive. */
+  wsMessage(flow: WsFlow, message: string | Uint8Array): void {
+    if (typeof message === 'string') {
+      // RFC 5626 §3.5.1 keepalive over WS (SIP.js sends "\r\n\r\n"): answer with "\r\n".
+      if (message === '\r\n\r\n') {
+        flow.send(CRLF)
+        return
+      }
+      if (message === '\r\n') return
+      this.receiveBytes(encoder.encode(message), flow)
+    } else {
+      if (message.length === 4 && message[0] === 13 && message[1] === 10 && message[2] === 13 && message[3] === 10) {
+        flow.send(CRLF)
+        return
+      }
+      this.receiveBytes(message, flow)
+    }
+  }
+
+  /** A connection-oriented flow went away: forget it and tell the layers above. */
+  flowClosed(flow: Flow): void {
+    if (!this.flows.delete(flow.id)) return
+    log.debug('flow closed', { flowId: flow.id })
+    for (const h of this.flowClosedHandlers) h(flow)
+  }
+
+  /** A TCP/TLS connection opened (either direction). */
+  tcpOpened = (flow: TcpFlow): void => {
+    this.flows.set(flow.id, flow)
+  }
+
+  tcpClosed = (flow: TcpFlow): void => {
+    this.flowClosed(flow)
+  }
+
+  private receiveBytes(data: Uint8Array, flow: Flow): void {
+    this.stats.received++
+    const r = parseMessage(data)
+    if (!r.ok) {
+      this.stats.parseErrors++
+      if (r.incomplete === true) return
+      this.answerMalformed(r, flow)
+      return
+    }
+    const msg = r.message
+    if (log.debugEnabled) log.debug('recv', { flowId: flow.id, trace: decoder.decode(data.subarray(0, r.consumed)) })
+    if (msg.kind === 'request') {
+      if (!this.applyReceivedRport(msg, flow)) return
+    } else {
+      // RFC 3261 §18.1.2: "If the value of the sent-by parameter in that header field value
+      // does not correspond to a value that the client transport is configured to insert into
+      // requests, the response MUST be silently discarded."
+      const via = msg.topVia
+      if (!this.options.localHosts.has(via.host)) {
+        this.stats.discardedResponses++
+        log.debug('response for another sent-by discarded', { host: via.host, callId: msg.get('call-id') })
+        return
+      }
+    }
+    this.messageHandler(msg, flow)
+  }
+
+  /**
+   * RFC 3261 §18.2.1: "When the server transport receives a request over any transport, it
+   * MUST examine the value of the "sent-by" parameter in the top Via header field value. If
+   * the host portion of the "sent-by" parameter contains a domain name, or if it contains an
+   * IP address that differs from the packet source address, the server MUST add a "received"
+   * parameter to that Via header field value."
+   * RFC 3581 §4: "When a server compliant to this specification (which can be a proxy or
+   * UAS) receives a request, it examines the topmost Via header field value. If this Via
+   * header field value contains an "rport" parameter with no value, it MUST set the value of
+   * the parameter to the source port of the request."
+   * Returns false when the request must be dropped (no readable Via: nothing to answer to).
+   */
+  private applyReceivedRport(req: SipRequest, flow: Flow): boolean {
+    const via = req.topVia
+    let changed = false
+    if (via.host !== flow.remoteAddress && via.host !== `[${flow.remoteAddress}]`) {
+      via.params.received = flow.remoteAddress
+      changed = true
+    }
+    if ('rport' in via.params && via.params.rport === null) {
+      via.params.rport = String(flow.remotePort)
+      if (via.params.received === undefined) via.params.received = flow.remoteAddress
+      changed = true
+    }
+    if (changed) {
+      req.replaceFirst('via', serializeVia(via))
+      req.primeCache('via', via)
+    }
+    return true
+  }
+
+  /**
+   * A message that failed to parse. RFC 3261 §16.3 / design.md §6: a request whose Via can be
+   * read is answered 400 (or the status the parser named: 505, ...) statelessly; anything
+   * else (responses, garbage) is dropped and logged.
+   */
+  private answerMalformed(r: { reason: string; status: number | null; kind: 'request' | 'response' | null; headers: HeaderField[]; method?: string; uri?: string }, flow: Flow): void {
+    const hasVia = r.headers.some((h) => h.name === 'via')
+    if (r.kind !== 'request' || r.status === null || !hasVia || r.method === 'ACK') {
+      log.warn('malformed message dropped', { flowId: flow.id, reason: r.reason, kind: r.kind })
+      return
+    }
+    const req = new SipRequest(r.method ?? 'UNKNOWN', r.uri ?? '', r.headers)
+    const res = createResponse(req, r.status, {
+      toTag: 'pb-err',
+      headers: [{ name: 'warning', value: `399 patchbay "${r.reason.replace(/["\\\r\n]/g, ' ')}"` }],
+    })
+    log.warn('malformed request answered', { flowId: flow.id, status: r.status, reason: r.reason })
+    this.stats.stateless400++
+    if (!flow.send(serializeMessage(res))) this.stats.sendErrors++
+  }
+
+  // ---- outbound ------------------------------------------------------------------------
+
+  /**
+   * Serializes and sends `message` (TransportSender.send). Uses `destination.flow` when it is
+   * open; otherwise UDP sends from our socket, TCP/TLS reuses or opens a connection, and a
+   * WS/WSS destination without an open flow fails (browsers cannot be dialled).
+   * @returns the flow used, or null on a transport error (§8.1.3.1: treat as 503)
+   */
+  send(message: SipMessage, destination: Destination): Flow | null {
+    const flow = this.resolveFlow(destination)
+    if (flow === null) {
+      this.stats.sendErrors++
+      log.warn('no flow for destination', { transport: destination.transport, address: destination.address, port: destination.port })
+      return null
+    }
+    const data = serializeMessage(message)
+    if (log.debugEnabled) log.debug('send', { flowId: flow.id, trace: decoder.decode(data) })
+    if (!flow.send(data)) {
+      this.stats.sendErrors++
+      return null
+    }
+    this.stats.sent++
+    return flow
+  }
+
+  /** Sends already-serialized bytes over a flow (used for keepalive pongs and tests). */
+  sendRaw(flow: Flow, data: Uint8Array): boolean {
+    return flow.send(data)
+  }
+
+  private resolveFlow(d: Destination): Flow | null {
+    if (d.flow && d.flow.open) return d.flow
+    switch (d.transport) {
+      case 'UDP':
+        return this.udp?.flowTo(d.address, d.port) ?? null
+      case 'TCP':
+      case 'TLS': {
+        const t = d.transport === 'TCP' ? this.tcp : this.tls
+        if (!t) return null
+        const existing = t.findFlow(d.address, d.port)
+        if (existing) return existing
+        const f = t.connect(d.address, d.port)
+        this.flows.set(f.id, f)
+        return f
+      }
+      default:
+        return null
+    }
+  }
+
+  /**
+   * RFC 3261 §18.2.2 (with RFC 3581 §4): where a response goes.
+   * > If the "sent-protocol" is a reliable transport protocol such as TCP or SCTP, or TLS
+   * > over those, the response MUST be sent using the existing connection to the source of
+   * > the original request that created the transaction, if that connection is still open.
+   * > [...] Otherwise, if the Via header field value contains a "received" parameter, the
+   * > response MUST be sent to the address in the "received" parameter, using the port
+   * > indicated in the "sent-by" value, or using port 5060 if none is specified explicitly.
+   * RFC 3581: with rport, to the source port instead.
+   */
+  responseDestination(request: SipRequest, flow: Flow): Destination {
+    if (flow.reliable) {
+      return { transport: flow.transport, address: flow.remoteAddress, port: flow.remotePort, flow }
+    }
+    const via = request.topVia
+    const received = via.params.received
+    const rport = via.params.rport
+    if (rport !== undefined && rport !== null) {
+      return { transport: 'UDP', address: received ?? flow.remoteAddress, port: Number(rport), flow: sameUdp(flow, received, rport) }
+    }
+    const address = received ?? stripBrackets(via.host)
+    const port = via.port ?? 5060
+    if (address === flow.remoteAddress && port === flow.remotePort) return { transport: 'UDP', address, port, flow }
+    return { transport: 'UDP', address, port }
+  }
+
+  /** Closes nothing itself: the transports own their sockets. Forgets every flow. */
+  clear(): void {
+    this.flows.clear()
+  }
+}
+
+function sameUdp(flow: Flow, received: string | null | undefined, rport: string): Flow | undefined {
+  if ((received === undefined || received === null || received === flow.remoteAddress) && Number(rport) === flow.remotePort) return flow
+  return undefined
+}
+
+function stripBrackets(host: string): string {
+  return host.charCodeAt(0) === 91 ? host.slice(1, -1) : host
+}
