@@ -188,7 +188,7 @@ export class RequestPipeline implements TransactionUser {
       const hinted = flowHint ? t.flow(flowHint) : undefined
       if (hinted) {
         target = { requestUri: req.uri, destination: { transport: hinted.transport, address: hinted.remoteAddress, port: hinted.remotePort, flow: hinted } }
-      } else if (ctx.ruri.user !== null && this.isOurDomain(ctx.ruri.host)) {
+      } else if (ctx.ruri.user !== null && this.isOurUri(ctx.ruri)) {
         // An in-dialog request whose sender ignored our Record-Route (stock SIPp uac does)
         // still names the callee's AOR: find it in the location service, as Kamailio's
         // lookup("location") does for such requests (highest-q binding only).
@@ -252,7 +252,7 @@ export class RequestPipeline implements TransactionUser {
     const req = ctx.request
     if (req.method !== 'REGISTER') return false
     const ruri = ctx.ruri!
-    if (!this.isOurDomain(ruri.host)) return this.reply(ctx, 403, { reason: 'Not A Domain Of This Registrar' })
+    if (!this.isOurUri(ruri)) return this.reply(ctx, 403, { reason: 'Not A Domain Of This Registrar' })
     const res = this.o.registrar.handleRegister(req, ctx.flow, ctx.user)
     ctx.tx?.respond(res)
     return true
@@ -262,7 +262,7 @@ export class RequestPipeline implements TransactionUser {
   private local(ctx: RequestContext): boolean {
     const ruri = ctx.ruri!
     const req = ctx.request
-    if (req.method === 'REGISTER' || ruri.user !== null || !this.isOurDomain(ruri.host)) return false
+    if (req.method === 'REGISTER' || ruri.user !== null || !this.isOurUri(ruri)) return false
     if (req.method === 'ACK') return true
     if (req.method === 'OPTIONS') {
       return this.reply(ctx, 200, {
@@ -282,7 +282,7 @@ export class RequestPipeline implements TransactionUser {
     const ruri = ctx.ruri!
     const tx = ctx.tx!
     let targets: Target[]
-    if (this.isOurDomain(ruri.host)) {
+    if (this.isOurUri(ruri)) {
       if (req.method === 'OPTIONS' && ruri.user !== null && !this.o.userExists(decodeUser(ruri.user))) return this.reply(ctx, 404)
       const aor = aorKey(ruri, this.o.domain, (h) => this.isOurDomain(h))
       if (aor === null || ruri.user === null || !this.o.userExists(decodeUser(ruri.user))) return this.reply(ctx, 404)
@@ -306,8 +306,18 @@ export class RequestPipeline implements TransactionUser {
 
   // ---- targets ---------------------------------------------------------------------------
 
+  /** A host that names this gateway, whatever the port (for AOR normalization). */
   private isOurDomain(host: string): boolean {
     return host === this.o.domain || this.o.transport.isLocalHost(host)
+  }
+
+  /**
+   * A URI addressed to this gateway: our domain, or one of our addresses with no port or one
+   * of our ports. `sip:u1@127.0.0.1:5072` is a phone on this host, not one of our AORs.
+   */
+  private isOurUri(uri: SipUri): boolean {
+    if (uri.host === this.o.domain) return true
+    return this.o.transport.isLocal(uri.host, uri.port)
   }
 
   /**
