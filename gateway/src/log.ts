@@ -9,11 +9,15 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 
 let threshold = RANK.info
+let currentLevel: LogLevel = 'info'
 let sink: (line: string) => void = (line) => process.stderr.write(line + '\n')
 
-/** Sets the process-wide minimum level. */
-export function setLogLevel(level: LogLevel): void {
+/** Sets the process-wide minimum level. Returns the previous one. */
+export function setLogLevel(level: LogLevel): LogLevel {
+  const prev = currentLevel
+  currentLevel = level
   threshold = RANK[level]
+  return prev
 }
 
 /** Redirects output (tests capture lines here). Returns the previous sink. */

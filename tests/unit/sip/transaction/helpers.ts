@@ -3,7 +3,7 @@
  * recording TU and client handler, and small builders for requests and responses.
  */
 import { afterAll, beforeAll } from 'bun:test'
-import { setLogSink } from '../../../../gateway/src/log.ts'
+import { setLogSink, setLogLevel, type LogLevel } from '../../../../gateway/src/log.ts'
 import { SipRequest, type SipMessage, type SipResponse } from '../../../../gateway/src/sip/message/sip-message.ts'
 import { createResponse } from '../../../../gateway/src/sip/message/create-response.ts'
 import type { HeaderField } from '../../../../gateway/src/sip/message/types.ts'
@@ -22,11 +22,15 @@ let flowSeq = 0
 export function captureLogs(): string[] {
   const lines: string[] = []
   let prev: ((line: string) => void) | null = null
+  let prevLevel: LogLevel = 'info'
   beforeAll(() => {
     prev = setLogSink((line) => lines.push(line))
+    // Other test files (a gateway started with log.level warn) change the process-wide level.
+    prevLevel = setLogLevel('debug')
   })
   afterAll(() => {
     if (prev) setLogSink(prev)
+    setLogLevel(prevLevel)
   })
   return lines
 }
