@@ -95,6 +95,24 @@ export const GatewayFileSchema = Type.Object({
       ttlSeconds: Type.Integer({ minimum: 60, default: 86400 }),
     }, { additionalProperties: false, default: {} }),
   }, { additionalProperties: false, default: {} }),
+  media: Type.Object({
+    /**
+     * Which engine anchors calls that cross WebRTC <-> plain RTP: `embedded` (werift in
+     * process), `rtpengine` (the daemons in `rtpengine`), or `none` (SDP passes untouched).
+     */
+    driver: Type.Union([Type.Literal('embedded'), Type.Literal('rtpengine'), Type.Literal('none')], { default: 'embedded' }),
+    /** `auto`: anchor only calls that cross WebRTC <-> RTP; `always`: every call; `never`. */
+    anchor: Type.Union([Type.Literal('auto'), Type.Literal('always'), Type.Literal('never')], { default: 'auto' }),
+    /** Address the embedded driver binds its RTP sockets and ICE candidates to; defaults to sip.host. */
+    bindAddress: Type.Optional(Type.String({ minLength: 1 })),
+    rtpPortMin: Type.Integer({ minimum: 1024, maximum: 65534, default: 20000 }),
+    rtpPortMax: Type.Integer({ minimum: 1025, maximum: 65535, default: 29999 }),
+    /** rtpengine ng control addresses; calls are spread over the live ones. */
+    rtpengine: Type.Array(Type.Object({
+      host: Type.String({ minLength: 1 }),
+      port: Port,
+    }, { additionalProperties: false }), { default: [] }),
+  }, { additionalProperties: false, default: {} }),
   store: Type.Object({
     /** bun:sqlite database file; ":memory:" keeps nothing across restarts. */
     path: Type.String({ default: '.data/patchbay.sqlite' }),
@@ -117,6 +135,8 @@ export const UserSchema = Type.Object({
   ha1: Type.String({ pattern: '^[0-9a-f]{32}$' }),
   /** hex SHA-256(username:realm:password) */
   ha1Sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  /** Overrides media.anchor for calls from or to this user. */
+  mediaAnchor: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('always'), Type.Literal('never')])),
 }, { additionalProperties: false })
 
 /** `sip-config/users.yaml` */

@@ -18,6 +18,8 @@ import type { TransportLayer } from '../transport/transport-layer.ts'
 import { ResponseContext, type Branch } from './response-context.ts'
 import { recordRouteValue } from './record-route.ts'
 import { loopHash, proxyBranch } from './branch.ts'
+import { isMediaRefusal, type CallLeg, type CallSide, type MediaHooks, type MediaSessionKey } from './media-hooks.ts'
+import { AnchoredDialogs, type AnchoredDialog } from './anchored-dialogs.ts'
 import { logger } from '../../log.ts'
 
 const log = logger('sip.proxy')
@@ -33,6 +35,8 @@ export interface Target {
   /** The new Request-URI (a binding's contact, or the original R-URI for in-dialog requests). */
   requestUri: string
   destination: Destination
+  /** The local user this target belongs to (callee side of a media decision). */
+  user?: string | null
 }
 
 export interface ForwardOptions {
@@ -42,6 +46,8 @@ export interface ForwardOptions {
   extraHeaders?: HeaderField[]
   /** Called once when the context completes (for CDRs, media cleanup). */
   onFinal?: (status: number) => void
+  /** The authenticated local user who sent the request (caller side of a media decision). */
+  callerUser?: string | null
 }
 
 export interface StatefulProxyOptions {
@@ -52,13 +58,36 @@ export interface StatefulProxyOptions {
   timerC: number
   /** How long a CANCELled branch may wait for its final response, ms (64*T1, §9.1). */
   cancelTimeout: number
+  /** Media anchoring for calls that cross WebRTC <-> plain RTP; absent: never anchor. */
+  media?: MediaHooks
 }
+
+/** The media part of one branch: which relay session its SDP goes through. */
+interface BranchMedia {
+  plan: object
+  key: MediaSessionKey
+  /** Who sent the offer this branch carries (the other side answers). */
+  offerSide: CallSide
+  /** The anchored dialog for in-dialog re-offers; null for an initial INVITE. */
+  dialog: AnchoredDialog | null
+  /** Responses are processed one after another (answers are rewritten asynchronously). */
+  chain: Promise<void>
+  /** Last answer rewritten: a retransmitted 2xx with the same SDP reuses the output. */
+  lastAnswerIn: string | null
+  lastAnswerOut: Uint8Array | null
+  released: boolean
+}
+
+const textDecoder = new TextDecoder()
 
 const MAX_FORWARDS_DEFAULT = 70
 
 export class StatefulProxy {
   /** Response contexts of pending INVITEs, by server transaction key (for CANCEL, §16.10). */
   private readonly inviteContexts = new Map<string, ResponseContext>()
+  /** Dialogs whose media the gateway anchors. */
+  readonly anchored = new AnchoredDialogs()
+  private readonly branchMedia = new WeakMap<Branch, BranchMedia>()
 
   constructor(private readonly o: StatefulProxyOptions) {}
 
@@ -79,12 +108,31 @@ export class StatefulProxy {
       serverTx.respond(createResponse(request, 100))
       this.inviteContexts.set(serverTx.key, ctx)
     }
+    const dialog = this.o.media ? this.inDialogMedia(request) : undefined
     const hash = loopHash(request, request.uri)
-    for (const target of targets) {
+    for (let i = 0; i < targets.length; i++) {
       if (ctx.terminated) break
-      this.startBranch(ctx, request, inFlow, target, hash, opts)
+      this.startBranch(ctx, request, inFlow, targets[i]!, i, hash, opts, dialog)
     }
     if (ctx.complete) this.finish(ctx, opts)
+  }
+
+  /**
+   * For an in-dialog request of an anchored dialog: notes its CSeq, releases the relay on BYE,
+   * and returns the dialog when the request carries a re-offer (re-INVITE/UPDATE with SDP).
+   */
+  private inDialogMedia(request: SipRequest): AnchoredDialog | undefined {
+    if (!request.to.params.tag) return undefined
+    const d = this.anchored.get(request.callId)
+    if (!d) return undefined
+    this.anchored.noteRequest(d, request)
+    if (request.method === 'BYE') {
+      this.anchored.delete(d.callId)
+      this.o.media!.release(d.plan, d.key)
+      return undefined
+    }
+    if ((request.method === 'INVITE' || request.method === 'UPDATE') && request.body.length > 0) return d
+    return undefined
   }
 
   /**
@@ -115,17 +163,82 @@ export class StatefulProxy {
 
   // ---- branches -------------------------------------------------------------------------
 
-  private startBranch(ctx: ResponseContext, request: SipRequest, inFlow: Flow, target: Target, hash: string, opts: ForwardOptions): void {
+  private startBranch(
+    ctx: ResponseContext, request: SipRequest, inFlow: Flow, target: Target, index: number, hash: string,
+    opts: ForwardOptions, dialog: AnchoredDialog | undefined,
+  ): void {
     const branch: Branch = { tx: null, lastStatus: 0, final: false, cancelPending: false, cancelled: false, timerC: null }
     ctx.branches.push(branch)
     const copy = this.prepareCopy(request, target, inFlow, hash, opts)
     const handler: ClientTransactionHandler = {
-      onResponse: (res) => this.onBranchResponse(ctx, branch, res, opts),
+      onResponse: (res) => this.onBranchResponse(ctx, branch, res, opts, request, inFlow, target),
       onTimeout: () => this.onBranchFailure(ctx, branch, 408, opts),
       onTransportError: () => this.onBranchFailure(ctx, branch, target.destination.flow ? 480 : 503, opts),
     }
-    branch.tx = this.o.transactions.sendRequest(copy, target.destination, handler)
-    if (ctx.isInvite) this.armTimerC(ctx, branch, opts)
+    const send = () => {
+      branch.tx = this.o.transactions.sendRequest(copy, target.destination, handler)
+      if (ctx.isInvite) this.armTimerC(ctx, branch, opts)
+    }
+    const media = this.branchMediaFor(request, inFlow, target, index, opts, dialog)
+    if (media === null) {
+      send()
+      return
+    }
+    // Anchored: the offer goes through the media driver before the branch is sent.
+    this.branchMedia.set(branch, media)
+    this.o.media!.offer(media.plan, media.key, request.body, media.offerSide).then(
+      (sdp) => {
+        if (ctx.terminated || (ctx.finalSent && !ctx.isInvite) || branch.final) {
+          this.releaseBranchMedia(branch)
+          this.onBranchFailure(ctx, branch, 487, opts)
+          return
+        }
+        copy.body = sdp
+        send()
+      },
+      (e: unknown) => {
+        this.releaseBranchMedia(branch)
+        const refusal = isMediaRefusal(e) ? e : { status: 500, reason: 'Media Anchoring Failed' }
+        if (!isMediaRefusal(e)) log.error('media offer failed', { callId: request.get('call-id'), error: String(e) })
+        else log.info('media offer refused', { callId: request.get('call-id'), status: refusal.status, reason: refusal.reason })
+        this.onBranchFailure(ctx, branch, refusal.status, opts, refusal.reason)
+      },
+    )
+  }
+
+  /** The media plan of a new branch, or null when its SDP passes untouched. */
+  private branchMediaFor(
+    request: SipRequest, inFlow: Flow, target: Target, index: number, opts: ForwardOptions,
+    dialog: AnchoredDialog | undefined,
+  ): BranchMedia | null {
+    const hooks = this.o.media
+    if (!hooks || request.body.length === 0) return null
+    if (dialog) {
+      return {
+        plan: dialog.plan, key: dialog.key, offerSide: this.anchored.sideOf(dialog, request), dialog,
+        chain: Promise.resolve(), lastAnswerIn: null, lastAnswerOut: null, released: false,
+      }
+    }
+    if (request.method !== 'INVITE' || request.to.params.tag) return null
+    const caller: CallLeg = { transport: inFlow.transport, flow: inFlow.reliable ? inFlow : null, user: opts.callerUser ?? null }
+    const d = target.destination
+    const callee: CallLeg = { transport: d.flow?.transport ?? d.transport, flow: d.flow ?? null, user: target.user ?? null }
+    const plan = hooks.plan(caller, callee, request.body)
+    if (plan === null) return null
+    const callId = request.callId
+    return {
+      plan,
+      key: { mediaCallId: index === 0 ? callId : `${callId}~${index}`, callerTag: request.from.params.tag ?? '' },
+      offerSide: 'caller', dialog: null,
+      chain: Promise.resolve(), lastAnswerIn: null, lastAnswerOut: null, released: false,
+    }
+  }
+
+  private releaseBranchMedia(branch: Branch): void {
+    const m = this.branchMedia.get(branch)
+    if (!m || m.released || m.dialog) return
+    m.released = true
+    this.o.media!.release(m.plan, m.key)
   }
 
   /**
@@ -154,7 +267,61 @@ export class StatefulProxy {
     return copy
   }
 
-  private onBranchResponse(ctx: ResponseContext, branch: Branch, res: SipResponse, opts: ForwardOptions): void {
+  private onBranchResponse(
+    ctx: ResponseContext, branch: Branch, res: SipResponse, opts: ForwardOptions,
+    request: SipRequest, inFlow: Flow, target: Target,
+  ): void {
+    const m = this.branchMedia.get(branch)
+    if (m === undefined) {
+      this.processBranchResponse(ctx, branch, res, opts)
+      return
+    }
+    // Anchored branch: rewrite answers in order, then go on as usual.
+    m.chain = m.chain.then(async () => {
+      const st = res.status
+      if (res.body.length > 0 && st >= 180 && st < 300 && !m.released) {
+        const text = textDecoder.decode(res.body)
+        if (m.lastAnswerIn === text && m.lastAnswerOut !== null) {
+          res.body = m.lastAnswerOut
+        } else {
+          if (m.dialog === null) m.key.calleeTag = res.to.params.tag ?? undefined
+          const answerSide: CallSide = m.offerSide === 'caller' ? 'callee' : 'caller'
+          try {
+            const out = await this.o.media!.answer(m.plan, m.key, res.body, answerSide)
+            m.lastAnswerIn = text
+            m.lastAnswerOut = out
+            res.body = out
+          } catch (e) {
+            log.error('media answer failed', { callId: res.get('call-id'), status: st, error: isMediaRefusal(e) ? e.reason : String(e) })
+          }
+        }
+      }
+      if (st >= 200 && st < 300 && m.dialog === null && !this.anchored.get(res.callId)) {
+        this.anchored.create({
+          invite: request, ok: res, plan: m.plan, key: m.key,
+          callerDestination: this.o.transport.responseDestination(request, inFlow),
+          callerFlow: inFlow.reliable ? inFlow : null,
+          calleeDestination: branch.tx?.flow && branch.tx.flow.reliable ? { ...target.destination, flow: branch.tx.flow } : target.destination,
+          calleeFlow: branch.tx?.flow && branch.tx.flow.reliable ? branch.tx.flow : null,
+          isOurRecordRoute: (v) => this.isOurRoute(v),
+        })
+        m.released = true // the dialog owns the session now
+      } else if (st >= 300) {
+        this.releaseBranchMedia(branch)
+      }
+      this.processBranchResponse(ctx, branch, res, opts)
+    }).catch((e: unknown) => log.error('anchored response processing failed', { error: String(e) }))
+  }
+
+  /** True for a Record-Route/Route value that names this gateway. */
+  private isOurRoute(value: string): boolean {
+    const lt = value.indexOf('<')
+    const uri = lt >= 0 ? value.slice(lt + 1, value.indexOf('>', lt)) : value
+    const m = /^sips?:([^;:>]+|\[[^\]]+\])(?::(\d+))?/i.exec(uri)
+    return m !== null && this.o.transport.isLocal(m[1]!.toLowerCase(), m[2] ? Number(m[2]) : null)
+  }
+
+  private processBranchResponse(ctx: ResponseContext, branch: Branch, res: SipResponse, opts: ForwardOptions): void {
     const status = res.status
     if (status < 200) {
       if (status === 100) {
@@ -192,12 +359,13 @@ export class StatefulProxy {
     if (ctx.complete) this.finish(ctx, opts)
   }
 
-  private onBranchFailure(ctx: ResponseContext, branch: Branch, status: number, opts: ForwardOptions): void {
+  private onBranchFailure(ctx: ResponseContext, branch: Branch, status: number, opts: ForwardOptions, reason?: string): void {
     if (branch.final) return
     branch.final = true
     this.clearTimerC(branch)
-    const req = branch.tx?.request
-    if (req) ctx.consider(createResponse(req, status, { toTag: 'pb-' + status }))
+    this.releaseBranchMedia(branch)
+    const req = branch.tx?.request ?? ctx.serverTx?.request
+    if (req) ctx.consider(createResponse(req, status, { toTag: 'pb-' + status, reason }))
     if (ctx.complete) this.finish(ctx, opts)
   }
 
@@ -232,6 +400,55 @@ export class StatefulProxy {
     if (!tx) return
     if (res.headers.length > 0 && isOurVia(res)) res.removeFirst('via')
     tx.respond(res)
+  }
+
+  // ---- anchored dialogs whose leg went away ------------------------------------------------
+
+  /**
+   * A connection-oriented flow closed (a browser's WebSocket dropped, a TCP phone vanished):
+   * every anchored call that used it is ended with a BYE to the other side, and its relay is
+   * released. RFC 5626 §7 treats such a flow as failed; there is nobody left to send a BYE
+   * on the dead side.
+   */
+  endDialogsOnFlow(flow: Flow): number {
+    const dialogs = this.anchored.usingFlow(flow)
+    for (const d of dialogs) {
+      this.anchored.delete(d.callId)
+      this.o.media?.release(d.plan, d.key)
+      const deadIsCaller = d.caller.flow === flow
+      const from = deadIsCaller ? d.caller : d.callee
+      const to = deadIsCaller ? d.callee : d.caller
+      if (to.flow === flow || (to.destination.flow && !to.destination.flow.open && to.destination.flow.reliable)) continue
+      this.sendBye(d, from, to)
+      log.info('call ended: a leg\'s connection closed', { callId: d.callId, flowId: flow.id })
+    }
+    return dialogs.length
+  }
+
+  /**
+   * A BYE on behalf of `from` towards `to` (RFC 3261 §15.1.1: Request-URI the remote target,
+   * To/From with the dialog's tags, CSeq above any `from` used, Route the route set).
+   */
+  private sendBye(d: AnchoredDialog, from: AnchoredDialog['caller'], to: AnchoredDialog['caller']): void {
+    const transport: TransportProtocol = to.destination.flow?.transport ?? to.destination.transport
+    const sb = this.o.transport.sentBy(transport)
+    const headers: HeaderField[] = [
+      { name: 'via', value: `SIP/2.0/${transport} ${sb.host}:${sb.port};branch=${proxyBranch('bye')};rport` },
+      { name: 'max-forwards', value: '70' },
+      { name: 'from', value: from.identity },
+      { name: 'to', value: to.identity },
+      { name: 'call-id', value: d.callId },
+      { name: 'cseq', value: `${from.cseq + 1} BYE` },
+      { name: 'reason', value: 'SIP;cause=480;text="Connection to the other party was lost"' },
+    ]
+    for (const r of to.routeSet) headers.push({ name: 'route', value: r })
+    from.cseq++
+    const bye = new SipRequest('BYE', to.contact, headers)
+    this.o.transactions.sendRequest(bye, to.destination, {
+      onResponse: () => {},
+      onTimeout: () => log.info('BYE for a lost leg timed out', { callId: d.callId }),
+      onTransportError: () => log.info('BYE for a lost leg could not be sent', { callId: d.callId }),
+    })
   }
 
   // ---- CANCEL and Timer C ---------------------------------------------------------------

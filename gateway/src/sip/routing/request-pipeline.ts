@@ -290,7 +290,7 @@ export class RequestPipeline implements TransactionUser {
       targets = []
       for (const b of bindings) {
         const d = this.bindingDestination(b)
-        if (d) targets.push({ requestUri: b.contact, destination: d })
+        if (d) targets.push({ requestUri: b.contact, destination: d, user: decodeUser(ruri.user) })
       }
       if (targets.length === 0) return this.reply(ctx, 480)
     } else {
@@ -300,7 +300,7 @@ export class RequestPipeline implements TransactionUser {
       if (!d) return this.reply(ctx, 404, { reason: 'No Route' })
       targets = [{ requestUri: req.uri, destination: d }]
     }
-    this.o.proxy.forward(req, tx, ctx.flow, targets, { recordRoute: DIALOG_CREATING.has(req.method) })
+    this.o.proxy.forward(req, tx, ctx.flow, targets, { recordRoute: DIALOG_CREATING.has(req.method), callerUser: ctx.user })
     return true
   }
 
