@@ -231,6 +231,16 @@ export class RequestPipeline implements TransactionUser {
     if (ctx.trusted) return false
     const isRegister = req.method === 'REGISTER'
     if (!isRegister && !this.o.transport.isLocalHost(req.from.uri.host) && req.from.uri.host !== this.o.domain) return false
+    if (isRegister) {
+      // RFC 3261 §10.3 step 3 lets a registrar answer 404 for an address-of-record that is
+      // not valid in its domain. Doing it before the challenge tells a client "unknown user"
+      // apart from "wrong password" (the softphone shows both) at the price of letting anyone
+      // probe which user names exist, as most registrars do.
+      const to = req.to.uri
+      if ((to.scheme === 'sip' || to.scheme === 'sips') && to.user !== null && this.isOurDomain(to.host) && !this.o.userExists(decodeUser(to.user))) {
+        return this.reply(ctx, 404, { reason: 'Unknown User' })
+      }
+    }
     const proxy = !isRegister
     const r = this.o.auth.verify(req, { proxy })
     if (r.ok) {
