@@ -97,6 +97,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     scheduler,
     nonceLifetime: config.auth.nonceLifetime,
     algorithms: config.auth.algorithms,
+    md5OnlyUserAgents: config.auth.md5OnlyUserAgents.map((p) => new RegExp(p, 'i')),
   })
   const registrar = new Registrar({
     location,

@@ -10,7 +10,8 @@
  * - Every error names the file, the line where the field (or its nearest written parent)
  *   is, and the field: `sip-config/users.yaml:12 users[2].ha1: must match ^[0-9a-f]{32}$`.
  * - Semantic checks: unique usernames; registrar minExpires <= defaultExpires <= maxExpires;
- *   sip.tlsPort needs sip.tls; duplicate keys in a mapping.
+ *   sip.tlsPort needs sip.tls; duplicate keys in a mapping; auth.md5OnlyUserAgents are regular
+ *   expressions; media ports form a range; the rtpengine driver has an instance.
  *
  * Never throws for bad files: all problems come back as `{ ok: false, errors }`, so the
  * gateway can refuse to start (or, on reload, keep the old configuration).
@@ -96,6 +97,19 @@ export function loadConfig(dir: string | null): LoadResult {
   }
   if (gateway.sip.tlsPort !== undefined && gateway.sip.tls === undefined) {
     errors.push(gw.error(['sip', 'tlsPort'], 'needs sip.tls (cert and key) for the SIP over TLS listener'))
+  }
+  gateway.auth.md5OnlyUserAgents.forEach((pattern, i) => {
+    try {
+      new RegExp(pattern, 'i')
+    } catch (e) {
+      errors.push(gw.error(['auth', 'md5OnlyUserAgents', i], `not a regular expression: ${(e as Error).message}`))
+    }
+  })
+  if (gateway.media.rtpPortMin >= gateway.media.rtpPortMax) {
+    errors.push(gw.error(['media', 'rtpPortMin'], `must be below media.rtpPortMax (${gateway.media.rtpPortMax})`))
+  }
+  if (gateway.media.driver === 'rtpengine' && gateway.media.rtpengine.length === 0) {
+    errors.push(gw.error(['media', 'rtpengine'], 'list at least one rtpengine ng address (host, port) when media.driver is rtpengine'))
   }
   if (errors.length > 0) return { ok: false, errors }
 

@@ -59,6 +59,13 @@ export const GatewayFileSchema = Type.Object({
     nonceLifetime: Type.Integer({ minimum: 1, default: 300 }),
     /** Algorithms offered in challenges, one WWW-Authenticate each, in this order (RFC 8760 §2.4). */
     algorithms: Type.Array(Type.Union([Type.Literal('SHA-256'), Type.Literal('MD5')]), { minItems: 1, default: ['SHA-256', 'MD5'] }),
+    /**
+     * User-Agent regular expressions (case-insensitive; "" stands for a request without
+     * User-Agent) whose clients are challenged with MD5 only, because they fail on a
+     * SHA-256 challenge instead of skipping it: Debian 12's baresip 1.0, and SIPp 3.6.1,
+     * which sends no User-Agent.
+     */
+    md5OnlyUserAgents: Type.Array(Type.String(), { default: ['^baresip', '^$'] }),
   }, { additionalProperties: false, default: {} }),
   proxy: Type.Object({
     /** Seconds a forked INVITE may ring before the proxy CANCELs it and answers 408 (§16.6 Timer C). */

@@ -33,6 +33,13 @@ export interface DigestAuthenticatorOptions {
   secret?: Uint8Array
   /** Check the `uri` parameter against the Request-URI (default true; see verify). */
   checkDigestUri?: boolean
+  /**
+   * User-Agent patterns (tested against the request's User-Agent, "" when it has none) that
+   * are challenged with MD5 alone: clients that fail on a SHA-256 challenge instead of
+   * skipping it. Debian 12's baresip 1.0 refuses a 401 that contains any SHA-256 challenge;
+   * SIPp 3.6.1 (no User-Agent) gives up when SHA-256 comes first.
+   */
+  md5OnlyUserAgents?: readonly RegExp[]
 }
 
 export interface ChallengeOptions {
@@ -50,6 +57,7 @@ export interface VerifyOptions {
 }
 
 const NC_RE = /^[0-9A-Fa-f]{8}$/
+const MD5_ONLY: readonly DigestAlgorithm[] = ['MD5']
 
 function quote(s: string): string {
   return `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`
@@ -73,6 +81,7 @@ export class DigestAuthenticator {
    */
   private readonly opaque: string
   private readonly checkDigestUri: boolean
+  private readonly md5OnlyUserAgents: readonly RegExp[]
 
   constructor(options: DigestAuthenticatorOptions) {
     if (options.algorithms.length === 0) throw new RangeError('at least one digest algorithm is needed')
@@ -80,6 +89,7 @@ export class DigestAuthenticator {
     this.lookupUser = options.lookupUser
     this.algorithms = [...options.algorithms]
     this.checkDigestUri = options.checkDigestUri ?? true
+    this.md5OnlyUserAgents = options.md5OnlyUserAgents ?? []
     this.nonces = new NonceStore({ scheduler: options.scheduler, lifetime: options.nonceLifetime, secret: options.secret })
     const o = crypto.getRandomValues(new Uint8Array(12))
     this.opaque = Buffer.from(o.buffer, o.byteOffset, o.byteLength).toString('base64url')
@@ -105,11 +115,22 @@ export class DigestAuthenticator {
     const nonce = this.nonces.create()
     const name = options.proxy ? 'proxy-authenticate' : 'www-authenticate'
     const tail = options.stale === true ? ', stale=true' : ''
-    const headers: HeaderField[] = this.algorithms.map((alg) => ({
+    const headers: HeaderField[] = this.algorithmsFor(request).map((alg) => ({
       name,
       value: `Digest realm=${quote(this.realm)}, nonce="${nonce}", opaque="${this.opaque}", algorithm=${alg}, qop="auth"${tail}`,
     }))
     return createResponse(request, options.proxy ? 407 : 401, { toTag: options.toTag ?? randomTag(), headers })
+  }
+
+  /**
+   * The algorithms to offer this client: all configured ones, or MD5 alone for a User-Agent
+   * matched by `md5OnlyUserAgents` (when MD5 is configured at all).
+   */
+  private algorithmsFor(request: SipRequest): readonly DigestAlgorithm[] {
+    if (this.md5OnlyUserAgents.length === 0 || !this.algorithms.includes('MD5')) return this.algorithms
+    const ua = request.get('user-agent') ?? ''
+    for (const re of this.md5OnlyUserAgents) if (re.test(ua)) return MD5_ONLY
+    return this.algorithms
   }
 
   /**

@@ -276,3 +276,37 @@ describe('errors table', () => {
     expect(AUTH_FAILURES['stale-nonce']).toMatchObject({ kind: 'challenge', stale: true })
   })
 })
+
+describe('clients that cannot skip a SHA-256 challenge (md5OnlyUserAgents)', () => {
+  function withPolicy() {
+    const auth = new DigestAuthenticator({
+      realm: REALM,
+      lookupUser: (u) => USERS.get(u),
+      scheduler: new FakeScheduler(),
+      nonceLifetime: 300,
+      algorithms: ['SHA-256', 'MD5'],
+      md5OnlyUserAgents: [/^baresip/i, /^$/],
+    })
+    return auth
+  }
+
+  test('baresip gets MD5 alone; a browser library gets SHA-256 and MD5 side by side', () => {
+    const auth = withPolicy()
+    const baresip = auth.challenge(register([['user-agent', 'baresip v1.0.0 (x86_64/linux)']]), { proxy: false })
+    expect(challenges(baresip).map((c) => c.algorithm)).toEqual(['MD5'])
+    const sipjs = auth.challenge(register([['user-agent', 'SIP.js/0.21.2']]), { proxy: false })
+    expect(challenges(sipjs).map((c) => c.algorithm)).toEqual(['SHA-256', 'MD5'])
+  })
+
+  test('a request without User-Agent (SIPp) matches "^$" and gets MD5 alone', () => {
+    const auth = withPolicy()
+    expect(challenges(auth.challenge(register(), { proxy: true }), true).map((c) => c.algorithm)).toEqual(['MD5'])
+  })
+
+  test('an MD5-only challenge still verifies', () => {
+    const auth = withPolicy()
+    const [ch] = challenges(auth.challenge(register([['user-agent', 'baresip v1.0.0']]), { proxy: false }))
+    const req = register([['user-agent', 'baresip v1.0.0'], ['authorization', answer(ch!, { username: 'alice', password: 'alice-demo', method: 'REGISTER', uri: 'sip:patchbay.test' })]])
+    expect(auth.verify(req, { proxy: false })).toEqual({ ok: true, username: 'alice' })
+  })
+})
