@@ -38,8 +38,6 @@ export const GatewayFileSchema = Type.Object({
     tls: Type.Optional(TlsSchema),
     /** Address written in Via/Record-Route/SDP when the gateway sits behind NAT. */
     publicAddress: Type.Optional(Type.String({ minLength: 1 })),
-    /** UDP/TCP socket receive buffer in bytes (4 MB keeps 2,500 calls/s from dropping datagrams). */
-    receiveBufferBytes: Type.Integer({ minimum: 65536, default: 4194304 }),
   }, { additionalProperties: false, default: {} }),
   timers: Type.Object({
     T1: Type.Integer({ minimum: 1, default: 500 }),
