@@ -11,6 +11,7 @@
 import type { SipResponse } from '../message/sip-message.ts'
 import type { ClientTransaction, ServerTransaction } from '../transaction/transaction-user.ts'
 import type { ForwardOptions } from './stateful-proxy.ts'
+import type { HeaderField } from '../message/types.ts'
 
 /** One branch of a (possibly forked) request. */
 export interface Branch {
@@ -31,6 +32,8 @@ export class ResponseContext {
   finalSent = false
   /** A 6xx arrived or a CANCEL came from upstream: no new branches, cancel pending ones. */
   terminated = false
+  /** Every challenge header of every 401/407 received, for aggregation (§16.7 item 7). */
+  readonly challenges: Array<{ from: SipResponse; field: HeaderField }> = []
 
   constructor(readonly serverTx: ServerTransaction | null, readonly isInvite: boolean, readonly options: ForwardOptions) {}
 
@@ -46,6 +49,11 @@ export class ResponseContext {
    * to retry), and 503 is turned into 500 when forwarded (§16.7 item 6) by the caller.
    */
   consider(res: SipResponse): void {
+    if (res.status === 401 || res.status === 407) {
+      for (const h of res.headers) {
+        if (h.name === 'www-authenticate' || h.name === 'proxy-authenticate') this.challenges.push({ from: res, field: h })
+      }
+    }
     const b = this.best
     if (b === null) {
       this.best = res

@@ -385,6 +385,13 @@ export class StatefulProxy {
           best.status = 500
           best.reason = 'Server Internal Error'
         }
+        if (best.status === 401 || best.status === 407) {
+          // §16.7 item 7: "the proxy MUST collect any WWW-Authenticate and Proxy-Authenticate
+          // header field values from all other 401 (Unauthorized) and 407 (Proxy
+          // Authentication Required) responses received so far in this response context and
+          // add them to this response without modification before forwarding."
+          for (const c of ctx.challenges) if (c.from !== best) best.append(c.field.name, c.field.value)
+        }
         finalStatus = best.status
         this.sendUpstream(ctx, best)
       }

@@ -14,6 +14,7 @@ import { createResponse } from '../message/create-response.ts'
 import type { SipUri } from '../message/types.ts'
 import { parseUri } from '../parser/uri.ts'
 import { parseNameAddr } from '../parser/name-addr.ts'
+import { parseVia } from '../parser/via.ts'
 import { checkRequestSanity, type SanityContext } from './request-sanity.ts'
 import type { ServerTransaction, TransactionUser } from '../transaction/transaction-user.ts'
 import type { Destination, Flow } from '../transport/flow.ts'
@@ -141,8 +142,10 @@ export class RequestPipeline implements TransactionUser {
     for (const h of req.headers) if (h.name === 'via' && h.value.includes('z9hG4bK-pb')) { mine = true; break }
     if (!mine || req.method === 'ACK' || req.method === 'CANCEL') return false
     const hash = loopHash(req, req.uri)
-    for (const v of req.vias) {
-      if (this.o.transport.isLocalHost(v.host) && branchLoopHash(v.branch) === hash) return this.reply(ctx, 482)
+    // Lower Vias were not validated by the parser (only the top one is used): skip unreadable ones.
+    for (const value of req.getAll('via')) {
+      const v = parseVia(value)
+      if (v && this.o.transport.isLocalHost(v.host) && branchLoopHash(v.branch) === hash) return this.reply(ctx, 482)
     }
     return false
   }

@@ -123,7 +123,12 @@ export interface TcpTransportOptions {
   frame(buffer: Uint8Array): FrameResult
   /** One complete message (exactly its bytes). */
   onMessage(data: Uint8Array, flow: TcpFlow): void
-  /** A framing error: the connection is closed after this (RFC 4475 mcl01: close on TCP). */
+  /**
+   * A message that cannot be delivered. When the framer reported `consumed` (a bad message in
+   * an intact frame) these are exactly its bytes and the stream goes on after it; otherwise
+   * (broken framing, RFC 4475 mcl01 / ncl, or more than `maxMessageBytes` without a complete
+   * message) the connection is closed after this call.
+   */
   onFramingError(data: Uint8Array, flow: TcpFlow): void
   onFlowOpen?(flow: TcpFlow): void
   onFlowClosed?(flow: TcpFlow): void
@@ -169,11 +174,7 @@ export class TcpTransport {
       tls: o.transport === 'TLS' ? true : undefined,
       data: { flow },
       socket: this.handlers(),
-    }).catch(() => {
-      flow.markClosed()
-      this.flows.delete(flow)
-      o.onFlowClosed?.(flow)
-    })
+    }).catch(() => this.flowGone(flow))
     return flow
   }
 
@@ -206,25 +207,32 @@ export class TcpTransport {
       },
       close(socket: Socket<TcpFlowData>) {
         const flow = socket.data?.flow
-        if (!flow) return
-        flow.markClosed()
-        flows.delete(flow)
-        self.options.onFlowClosed?.(flow)
+        if (flow) self.flowGone(flow)
       },
       error(socket: Socket<TcpFlowData>) {
         socket.data?.flow?.markClosed()
       },
       connectError(socket: Socket<TcpFlowData>) {
         const flow = socket.data?.flow
-        if (!flow) return
-        flow.markClosed()
-        flows.delete(flow)
-        self.options.onFlowClosed?.(flow)
+        if (flow) self.flowGone(flow)
       },
     }
   }
 
+  /**
+   * A connection ended (closed by either side, or a connect that failed). Reported once: Bun
+   * both calls `connectError` and rejects the connect promise for a refused connect, and
+   * flows dropped by `stop()` are not reported (the layers above are shutting down too).
+   */
+  private flowGone(flow: TcpFlow): void {
+    flow.markClosed()
+    if (!this.flows.delete(flow)) return
+    this.options.onFlowClosed?.(flow)
+  }
+
   private onData(flow: TcpFlow, chunk: Uint8Array): void {
+    // Bytes that arrive after we closed the connection (a framing error) are not read.
+    if (!flow.open) return
     const o = this.options
     let buf: Uint8Array
     if (flow.buffer.length === 0) buf = chunk
@@ -259,7 +267,15 @@ export class TcpTransport {
         break
       }
       if (r.kind === 'error') {
-        o.onFramingError(r.consumed === null ? view : view.subarray(0, r.consumed), flow)
+        if (r.consumed !== null) {
+          // The framing is intact (valid Content-Length): answer this message, read the next.
+          o.onFramingError(view.subarray(0, r.consumed), flow)
+          off += r.consumed
+          continue
+        }
+        // Broken framing (RFC 4475 §3.3.9 mcl01: conflicting Content-Length values; ncl):
+        // where the next message starts cannot be known, so the connection is closed.
+        o.onFramingError(view, flow)
         flow.close()
         return
       }

@@ -118,17 +118,38 @@ export class TransportLayer implements TransportSender {
     this.receiveBytes(data, flow)
   }
 
-  /** Frames the head of a TCP stream buffer (parser in stream mode). */
+  /**
+   * Frames the head of a TCP stream buffer (parser in stream mode). A bad message whose
+   * framing is intact (the parser reports `consumed`: a valid Content-Length, a complete
+   * header section) is an `error` with `consumed`, so that the stream transport answers it
+   * and goes on with the next message; without `consumed` the framing itself is broken.
+   */
   frame = (buffer: Uint8Array): FrameResult => {
     const r = parseMessage(buffer, { stream: true })
     if (r.ok) return { kind: 'message', consumed: r.consumed }
     if (r.incomplete === true) return { kind: 'incomplete' }
-    return { kind: 'error', consumed: null }
+    return { kind: 'error', consumed: r.consumed !== undefined && r.consumed > 0 ? r.consumed : null }
   }
 
-  /** A framing error on a stream: answer 400 if possible; the connection is then closed. */
+  /**
+   * A message on a stream that cannot be delivered: a bad but well-framed message (the
+   * stream goes on), broken framing (RFC 4475 mcl01, ncl: the connection is closed after
+   * this) or a header section / body larger than the transport accepts (closed too).
+   *
+   * RFC 3261 §21.4.1: "400 Bad Request: The request could not be understood due to malformed
+   * syntax. The Reason-Phrase SHOULD identify the syntax problem in more detail" (here: the
+   * Warning). The bytes are parsed again in stream mode; nothing here is ever passed up, even
+   * when those bytes would parse as a datagram (an oversized message is refused, not read).
+   */
   framingError = (data: Uint8Array, flow: TcpFlow): void => {
-    this.receiveBytes(data, flow)
+    this.stats.received++
+    this.stats.parseErrors++
+    const r = parseMessage(data, { stream: true })
+    if (r.ok || r.incomplete === true) {
+      log.warn('oversized message on a stream dropped', { flowId: flow.id, bytes: data.length })
+      return
+    }
+    this.answerMalformed(r, flow)
   }
 
   /** A WebSocket connection opened (RFC 7118). */
@@ -195,7 +216,20 @@ export class TransportLayer implements TransportSender {
         return
       }
     }
-    this.messageHandler(msg, flow)
+    try {
+      this.messageHandler(msg, flow)
+    } catch (e) {
+      // A bug while handling one message must not take the gateway (and every other call)
+      // down: log it, and answer a request 500 statelessly (RFC 3261 §21.5.1).
+      log.error('message handling failed', { flowId: flow.id, callId: msg.get('call-id'), error: e instanceof Error ? e.stack ?? e.message : String(e) })
+      if (msg.kind === 'request' && msg.method !== 'ACK') {
+        try {
+          flow.send(serializeMessage(createResponse(msg, 500, { toTag: 'pb-500' })))
+        } catch {
+          // nothing more to do
+        }
+      }
+    }
   }
 
   /**
