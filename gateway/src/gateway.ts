@@ -28,6 +28,11 @@ import { iceServersPlugin } from './http/ice-servers-plugin.ts'
 import { StunBindingService } from './ice/stun-binding-service.ts'
 import { ha1 } from './sip/auth/digest.ts'
 import { timingSafeEqual } from 'node:crypto'
+import type { MediaDriver } from './media/media-driver.ts'
+import { AnchorPolicy } from './media/anchor-policy.ts'
+import { RtpengineDriver } from './media/rtpengine/rtpengine-driver.ts'
+import { EmbeddedDriver } from './media/embedded/embedded-driver.ts'
+import { buildIceServers, resolveTurnSecret } from './ice/ice-servers.ts'
 import { buildSoftphone } from '../../softphone/build.ts'
 
 const log = logger('gateway')
@@ -49,6 +54,8 @@ export interface RunningGateway {
     transactions: TransactionLayer
     proxy: StatefulProxy
     location: LocationService
+    /** The media driver anchoring WebRTC <-> RTP calls, or null with media.driver none. */
+    media: MediaDriver | null
   }
   /**
    * Applies a newly loaded configuration where that can be done live (users, log level).
@@ -118,10 +125,17 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     scheduler,
     timers: config.timers,
   })
+  const media = createMediaDriver(config)
   const proxy = new StatefulProxy({
     transport, transactions, scheduler,
     timerC: config.proxy.timerC * 1000,
     cancelTimeout: 64 * config.timers.T1,
+    sessionTimeout: config.media.sessionTimeout * 1000,
+    media: media === null ? undefined : new AnchorPolicy({
+      driver: media,
+      mode: config.media.anchor,
+      userMode: (u) => users.get(u)?.mediaAnchor,
+    }),
   })
   pipeline = new RequestPipeline({
     domain: config.domain.toLowerCase(),
@@ -131,6 +145,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   })
   transport.onMessage((m, f) => transactions.receive(m, f))
   transport.onFlowClosed((f) => {
+    proxy.endDialogsOnFlow(f)
     const dropped = location.removeFlow(f.id)
     if (dropped.length > 0) log.info('bindings dropped with their flow', { flowId: f.id, count: dropped.length })
   })
@@ -198,6 +213,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
           'sip_transactions{kind="non_invite_server"}': c.nonInviteServer,
           sip_proxy_pending_invites: proxy.pendingInvites,
           sip_registrar_bindings: location.size,
+          media_sessions: media?.activeSessions ?? 0,
+          media_anchored_dialogs: proxy.anchored.size,
           stun_requests_received_total: stun?.stats.received ?? 0,
         }
       },
@@ -229,7 +246,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     tcpPort: tcp.port,
     tlsPort: tls?.port ?? null,
     stunPort: stun?.port ?? null,
-    internals: { transport, transactions, proxy, location },
+    internals: { transport, transactions, proxy, location, media },
     reload(next: GatewayConfig): string[] {
       users = new Map(next.users.map((u) => [u.username, u]))
       setLogLevel(next.log.level)
@@ -245,10 +262,42 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       tcp.stop()
       tls?.stop()
       stun?.stop()
+      await media?.close()
       transactions.close()
       location.close()
       transport.clear()
       db.close()
     },
+  }
+}
+
+/**
+ * The media driver the configuration asks for (media.driver). The embedded driver binds its
+ * RTP sockets and ICE candidates to media.bindAddress (default sip.host) and uses the same
+ * ICE servers the softphones get (issue: "the embedded media driver uses the same ICE servers").
+ */
+function createMediaDriver(config: GatewayConfig): MediaDriver | null {
+  const m = config.media
+  switch (m.driver) {
+    case 'none':
+      return null
+    case 'rtpengine':
+      return new RtpengineDriver({ instances: m.rtpengine, publicAddress: config.sip.publicAddress })
+    case 'embedded': {
+      const bind = m.bindAddress ?? (config.sip.host === '0.0.0.0' ? '127.0.0.1' : config.sip.host)
+      const ice = buildIceServers({
+        config,
+        userId: 'patchbay-media',
+        nowUnixSeconds: Math.floor(Date.now() / 1000),
+        secret: resolveTurnSecret(config, process.env),
+      })
+      return new EmbeddedDriver({
+        bindAddress: bind,
+        publicAddress: config.sip.publicAddress,
+        iceServers: ice.iceServers.filter((s) => String(s.urls).startsWith('turn')),
+        rtpPortMin: m.rtpPortMin,
+        rtpPortMax: m.rtpPortMax,
+      })
+    }
   }
 }

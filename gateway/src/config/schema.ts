@@ -112,6 +112,11 @@ export const GatewayFileSchema = Type.Object({
     bindAddress: Type.Optional(Type.String({ minLength: 1 })),
     rtpPortMin: Type.Integer({ minimum: 1024, maximum: 65534, default: 20000 }),
     rtpPortMax: Type.Integer({ minimum: 1025, maximum: 65535, default: 29999 }),
+    /**
+     * Session timeout, seconds: an anchored call still up after this long is ended with a BYE
+     * to both sides and its relay released (a lost BYE must not hold ports forever). 0: never.
+     */
+    sessionTimeout: Type.Integer({ minimum: 0, default: 14400 }),
     /** rtpengine ng control addresses; calls are spread over the live ones. */
     rtpengine: Type.Array(Type.Object({
       host: Type.String({ minLength: 1 }),

@@ -28,6 +28,8 @@ export interface DialogSide {
 
 export interface AnchoredDialog {
   callId: string
+  /** Session timeout timer (see StatefulProxyOptions.sessionTimeout). */
+  timer: { id: number } | null
   plan: object
   key: MediaSessionKey & { calleeTag: string }
   caller: DialogSide
@@ -74,6 +76,7 @@ export class AnchoredDialogs {
     const calleeTag = ok.to.params.tag ?? ''
     const d: AnchoredDialog = {
       callId: invite.callId,
+      timer: null,
       plan: args.plan,
       key: { ...args.key, calleeTag },
       caller: {

@@ -60,6 +60,8 @@ export interface StatefulProxyOptions {
   cancelTimeout: number
   /** Media anchoring for calls that cross WebRTC <-> plain RTP; absent: never anchor. */
   media?: MediaHooks
+  /** Session timeout of an anchored call, ms; 0: none (media.sessionTimeout). */
+  sessionTimeout?: number
 }
 
 /** The media part of one branch: which relay session its SDP goes through. */
@@ -127,8 +129,7 @@ export class StatefulProxy {
     if (!d) return undefined
     this.anchored.noteRequest(d, request)
     if (request.method === 'BYE') {
-      this.anchored.delete(d.callId)
-      this.o.media!.release(d.plan, d.key)
+      this.dropDialog(d)
       return undefined
     }
     if ((request.method === 'INVITE' || request.method === 'UPDATE') && request.body.length > 0) return d
@@ -297,7 +298,7 @@ export class StatefulProxy {
         }
       }
       if (st >= 200 && st < 300 && m.dialog === null && !this.anchored.get(res.callId)) {
-        this.anchored.create({
+        const d = this.anchored.create({
           invite: request, ok: res, plan: m.plan, key: m.key,
           callerDestination: this.o.transport.responseDestination(request, inFlow),
           callerFlow: inFlow.reliable ? inFlow : null,
@@ -305,6 +306,8 @@ export class StatefulProxy {
           calleeFlow: branch.tx?.flow && branch.tx.flow.reliable ? branch.tx.flow : null,
           isOurRecordRoute: (v) => this.isOurRoute(v),
         })
+        const timeout = this.o.sessionTimeout ?? 0
+        if (timeout > 0) d.timer = this.o.scheduler.setTimer(timeout, () => this.endDialog(d, 'session timeout'))
         m.released = true // the dialog owns the session now
       } else if (st >= 300) {
         this.releaseBranchMedia(branch)
@@ -420,8 +423,7 @@ export class StatefulProxy {
   endDialogsOnFlow(flow: Flow): number {
     const dialogs = this.anchored.usingFlow(flow)
     for (const d of dialogs) {
-      this.anchored.delete(d.callId)
-      this.o.media?.release(d.plan, d.key)
+      this.dropDialog(d)
       const deadIsCaller = d.caller.flow === flow
       const from = deadIsCaller ? d.caller : d.callee
       const to = deadIsCaller ? d.callee : d.caller
@@ -430,6 +432,28 @@ export class StatefulProxy {
       log.info('call ended: a leg\'s connection closed', { callId: d.callId, flowId: flow.id })
     }
     return dialogs.length
+  }
+
+  /**
+   * Ends an anchored call from the middle (session timeout): BYE to both sides, relay released.
+   */
+  private endDialog(d: AnchoredDialog, why: string): void {
+    d.timer = null
+    if (this.anchored.get(d.callId) !== d) return
+    this.dropDialog(d)
+    log.info('anchored call ended by the gateway', { callId: d.callId, reason: why })
+    this.sendBye(d, d.caller, d.callee)
+    this.sendBye(d, d.callee, d.caller)
+  }
+
+  /** Forgets an anchored dialog: its timer, its record, its relay. */
+  private dropDialog(d: AnchoredDialog): void {
+    if (d.timer) {
+      this.o.scheduler.clearTimer(d.timer)
+      d.timer = null
+    }
+    this.anchored.delete(d.callId)
+    this.o.media?.release(d.plan, d.key)
   }
 
   /**
