@@ -14,8 +14,13 @@
  *   `watchDtmfTones()` / `dtmfTonesHeard()` detect DTMF digits (ITU-T Q.23 frequency pairs)
  *   in the far end's audio by Goertzel filters
  */
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { StunClass, StunMethod, decodeStunMessage, encodeStunMessage, newTransactionId } from '../../gateway/src/ice/stun-message.ts'
+import { freePortRange } from '../support/ports.ts'
+import { requireBinary, type PeerProcess, type PeerSet } from '../support/processes.ts'
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -388,4 +393,299 @@ export async function waitForText(page: Page, pattern: RegExp, timeout = 10_000)
     if (Date.now() > deadline) throw new Error(`text ${pattern} not shown; page says: ${text.slice(0, 600)}`)
     await page.waitForTimeout(100)
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ICE, peer connections and the SIP frames on the WebSocket (added for the resilience and
+// ICE relay tests)
+
+/** Opens Settings, sets "Force relay (TURN only)" to `on`, and closes the sheet again. */
+export async function setForceRelay(page: Page, on: boolean): Promise<void> {
+  await page.locator('header button[aria-label="Settings"]').click()
+  const toggle = page.locator('pb-settings input[type="checkbox"]')
+  await toggle.setChecked(on)
+  await page.locator('pb-settings footer button').click()
+  await page.locator('pb-settings').waitFor({ state: 'detached' })
+  const stored = await page.evaluate(() => localStorage.getItem('pb.preferences'))
+  if ((JSON.parse(stored ?? '{}') as { forceRelay?: boolean }).forceRelay !== on) {
+    throw new Error(`setForceRelay(${on}): pb.preferences says ${stored}`)
+  }
+}
+
+/** What `watchPeerConnections` recorded about one RTCPeerConnection (times: epoch ms, fractional). */
+export interface PeerConnectionLog {
+  readonly createdAt: number
+  readonly iceTransportPolicy: string
+  /** The `urls` of each ICE server the page gave the connection. */
+  readonly iceServerUrls: string[]
+  /** TURN usernames handed to the connection (TURN REST: `expiry:user`). */
+  readonly turnUsernames: string[]
+  /** Type of each gathered local candidate, in order (`host`, `srflx`, `relay`...), with its address. */
+  readonly candidates: Array<{ type: string; address: string; port: number; at: number }>
+  readonly localDescriptionAt?: number
+  readonly localDescriptionType?: string
+  readonly remoteDescriptionAt?: number
+  readonly remoteDescriptionType?: string
+  /** [state, time] for every iceConnectionState change. */
+  readonly iceStates: Array<[string, number]>
+  /** [state, time] for every connectionState change (ICE + DTLS). */
+  readonly connectionStates: Array<[string, number]>
+}
+
+/**
+ * From now on, records every RTCPeerConnection the page creates (the class is replaced by a
+ * subclass at run time; SIP.js looks the global up when it creates one): configuration,
+ * gathered candidates, when the local and remote descriptions were applied, and every
+ * ICE / connection state change. Read with `peerConnectionLogs()`.
+ */
+export async function watchPeerConnections(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    // Epoch ms with sub-ms precision: comparable between pages of the same machine.
+    const now = (): number => performance.timeOrigin + performance.now()
+    type Log = {
+      createdAt: number; iceTransportPolicy: string; iceServerUrls: string[]; turnUsernames: string[]
+      candidates: Array<{ type: string; address: string; port: number; at: number }>
+      localDescriptionAt?: number; localDescriptionType?: string; remoteDescriptionAt?: number; remoteDescriptionType?: string
+      iceStates: Array<[string, number]>; connectionStates: Array<[string, number]>
+    }
+    const w = window as unknown as { __pbPcLogs?: Log[]; __pbPcNative?: typeof RTCPeerConnection }
+    if (w.__pbPcLogs) return
+    const logs: Log[] = (w.__pbPcLogs = [])
+    const Native = (w.__pbPcNative = window.RTCPeerConnection)
+    const logOf = new WeakMap<RTCPeerConnection, Log>()
+    class WatchedPeerConnection extends Native {
+      constructor(config?: RTCConfiguration) {
+        super(config)
+        const servers = config?.iceServers ?? []
+        const log: Log = {
+          createdAt: now(),
+          iceTransportPolicy: config?.iceTransportPolicy ?? 'all',
+          iceServerUrls: servers.flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls])),
+          turnUsernames: servers.filter((s) => s.username !== undefined).map((s) => String(s.username)),
+          candidates: [], iceStates: [], connectionStates: [],
+        }
+        logs.push(log)
+        logOf.set(this, log)
+        this.addEventListener('icecandidate', (e) => {
+          const c = (e as RTCPeerConnectionIceEvent).candidate
+          if (c?.candidate) log.candidates.push({ type: c.type ?? '?', address: c.address ?? '', port: c.port ?? 0, at: now() })
+        })
+        this.addEventListener('iceconnectionstatechange', () => log.iceStates.push([this.iceConnectionState, now()]))
+        this.addEventListener('connectionstatechange', () => log.connectionStates.push([this.connectionState, now()]))
+      }
+
+      override async setLocalDescription(description?: RTCLocalSessionDescriptionInit): Promise<void> {
+        await super.setLocalDescription(description)
+        const log = logOf.get(this)
+        if (log && log.localDescriptionAt === undefined) {
+          log.localDescriptionAt = now()
+          log.localDescriptionType = this.localDescription?.type
+        }
+      }
+
+      override async setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
+        await super.setRemoteDescription(description)
+        const log = logOf.get(this)
+        if (log && log.remoteDescriptionAt === undefined) {
+          log.remoteDescriptionAt = now()
+          log.remoteDescriptionType = description.type
+        }
+      }
+    }
+    window.RTCPeerConnection = WatchedPeerConnection as typeof RTCPeerConnection
+  })
+}
+
+/** Everything `watchPeerConnections` recorded, oldest connection first. */
+export async function peerConnectionLogs(page: Page): Promise<PeerConnectionLog[]> {
+  return page.evaluate(() => (window as unknown as { __pbPcLogs?: PeerConnectionLog[] }).__pbPcLogs ?? [])
+}
+
+/**
+ * ICE setup time of one connection: from the moment both descriptions are in place (the
+ * later of setLocalDescription / setRemoteDescription: the caller applying the answer, the
+ * callee applying its own answer) to the first iceConnectionState `connected`, and to
+ * connectionState `connected` (ICE + DTLS). Undefined while not connected. For the offerer
+ * this is about 0 (it can even be slightly negative): the answerer's checks arrive before the
+ * answer does, so the offerer connects as soon as it applies the answer.
+ */
+export function iceSetupMs(log: PeerConnectionLog): { iceMs: number; dtlsMs: number | undefined } | undefined {
+  if (log.localDescriptionAt === undefined || log.remoteDescriptionAt === undefined) return undefined
+  const start = Math.max(log.localDescriptionAt, log.remoteDescriptionAt)
+  const ice = log.iceStates.find(([s]) => s === 'connected' || s === 'completed')
+  if (!ice) return undefined
+  const dtls = log.connectionStates.find(([s]) => s === 'connected')
+  return { iceMs: ice[1] - start, dtlsMs: dtls ? dtls[1] - start : undefined }
+}
+
+export interface CandidateView {
+  readonly candidateType: string
+  readonly address: string
+  readonly port: number
+  readonly protocol: string
+  /** For relay candidates: the protocol between the browser and the TURN server. */
+  readonly relayProtocol?: string
+  readonly url?: string
+}
+
+/**
+ * The selected candidate pair of the page's connected call, from `getStats()` (the transport's
+ * `selectedCandidatePairId`, else the nominated succeeded pair).
+ *
+ * @throws Error when there is no connected call or no selected pair yet
+ */
+export async function selectedCandidatePair(page: Page): Promise<{ local: CandidateView; remote: CandidateView }> {
+  return page.evaluate(async () => {
+    type Pb = { client: { calls: Array<{ id: string; state: string }>; getPeerConnection(id: string): RTCPeerConnection | undefined } }
+    const pb = (window as unknown as { __pb: Pb }).__pb
+    const call = pb.client.calls.find((c) => c.state === 'connected')
+    const pc = call && pb.client.getPeerConnection(call.id)
+    if (!pc) throw new Error('no connected call with a peer connection')
+    const stats = await pc.getStats()
+    const byId = new Map<string, Record<string, unknown>>()
+    stats.forEach((s: Record<string, unknown>) => byId.set(String(s.id), s))
+    let pairId: string | undefined
+    stats.forEach((s: Record<string, unknown>) => {
+      if (s.type === 'transport' && typeof s.selectedCandidatePairId === 'string') pairId = s.selectedCandidatePairId
+    })
+    if (!pairId) {
+      stats.forEach((s: Record<string, unknown>) => {
+        if (s.type === 'candidate-pair' && s.nominated === true && s.state === 'succeeded') pairId = String(s.id)
+      })
+    }
+    const pair = pairId ? byId.get(pairId) : undefined
+    if (!pair) throw new Error('no selected candidate pair yet')
+    const view = (id: unknown) => {
+      const c = byId.get(String(id)) ?? {}
+      return {
+        candidateType: String(c.candidateType), address: String(c.address ?? c.ip ?? ''), port: Number(c.port),
+        protocol: String(c.protocol),
+        ...(c.relayProtocol !== undefined ? { relayProtocol: String(c.relayProtocol) } : {}),
+        ...(c.url !== undefined ? { url: String(c.url) } : {}),
+      }
+    }
+    return { local: view(pair.localCandidateId), remote: view(pair.remoteCandidateId) }
+  })
+}
+
+/** SIP messages a page sent and received on its WebSockets (see `watchSipFrames`). */
+export interface SipFrames {
+  readonly sent: string[]
+  readonly received: string[]
+  /** Request methods (or `SIP/2.0 <code>` for responses) the page sent, in order. */
+  sentMethods(): string[]
+}
+
+/**
+ * Records every WebSocket frame the page sends and receives from now on (Playwright's
+ * `websocket` event; passive, the traffic is not touched). Call it before signing in.
+ */
+export function watchSipFrames(page: Page): SipFrames {
+  const sent: string[] = []
+  const received: string[] = []
+  page.on('websocket', (ws) => {
+    ws.on('framesent', (f) => sent.push(typeof f.payload === 'string' ? f.payload : f.payload.toString('utf8')))
+    ws.on('framereceived', (f) => received.push(typeof f.payload === 'string' ? f.payload : f.payload.toString('utf8')))
+  })
+  return {
+    sent,
+    received,
+    sentMethods: () => sent.filter((m) => m.trim() !== '').map((m) => (m.startsWith('SIP/2.0 ') ? m.slice(0, 11) : m.slice(0, m.indexOf(' ')))),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// coturn (a real TURN server) for the ICE tests
+
+export interface RunningCoturn {
+  readonly process: PeerProcess
+  /** Address coturn listens on (and relays from). */
+  readonly host: string
+  /** Its UDP/TCP listening port. */
+  readonly port: number
+  /** `turn:HOST:PORT?transport=udp` */
+  readonly url: string
+  /** Everything coturn logged so far. */
+  log(): string
+  /** Kills coturn and removes its private directory. */
+  stop(): Promise<void>
+}
+
+export interface CoturnOptions {
+  /** TURN REST shared secret (coturn `static-auth-secret`, gateway `ice.turn.secret`). */
+  readonly secret: string
+  /** Listening and relay address (default 127.0.0.1). */
+  readonly host?: string
+  /** Listening port; default a free one on 127.0.0.1 (UDP and TCP). */
+  readonly port?: number
+  readonly realm?: string
+  /** Wraps the command, e.g. `['ip', 'netns', 'exec', 'ns-x']`. */
+  readonly prefix?: readonly string[]
+}
+
+/**
+ * Starts coturn (`turnserver`) with TURN REST credentials (`--use-auth-secret`), no TLS/DTLS,
+ * loopback peers allowed, no CLI, a private temp directory for its pid and database files and a
+ * private range of 40 relay ports; waits until it answers a STUN Binding request.
+ *
+ * @throws Error "turnserver not found: install with apt-get install -y coturn ..." when coturn
+ *   is missing, or with coturn's output when it does not answer within 8 s
+ */
+export async function startCoturn(peers: PeerSet, options: CoturnOptions): Promise<RunningCoturn> {
+  const turnserver = requireBinary('turnserver', 'coturn')
+  const host = options.host ?? '127.0.0.1'
+  const port = options.port ?? await freePortRange(1)
+  const relayBase = await freePortRange(40)
+  const dir = mkdtempSync(join(tmpdir(), 'patchbay-coturn-'))
+  const proc = peers.spawn('coturn', [
+    ...(options.prefix ?? []),
+    turnserver, '-n',
+    `--listening-ip=${host}`, `--relay-ip=${host}`, `--listening-port=${port}`,
+    '--use-auth-secret', `--static-auth-secret=${options.secret}`, `--realm=${options.realm ?? 'patchbay.test'}`,
+    '--no-tls', '--no-dtls', '--allow-loopback-peers', '--no-cli',
+    // -v: log each session (e.g. `user <expiry:alice>: incoming packet ALLOCATE processed, success`).
+    '-v',
+    `--min-port=${relayBase}`, `--max-port=${relayBase + 39}`,
+    `--pidfile=${join(dir, 'turnserver.pid')}`, `--userdb=${join(dir, 'turndb')}`,
+    '--log-file=stdout', '--simple-log',
+  ])
+  const stop = async (): Promise<void> => {
+    await proc.kill()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    if (options.prefix === undefined) await waitForStunAnswer(host, port, 8_000)
+    else await proc.waitFor(/listener opened on/, 8_000)
+  } catch (error) {
+    await stop()
+    throw new Error(`coturn did not start: ${(error as Error).message}\n--- coturn output ---\n${proc.tail(30)}`)
+  }
+  return { process: proc, host, port, url: `turn:${host}:${port}?transport=udp`, log: () => proc.output(), stop }
+}
+
+/** Sends STUN Binding requests to host:port every 100 ms until one is answered. */
+async function waitForStunAnswer(host: string, port: number, timeoutMs: number): Promise<void> {
+  let answered = false
+  const socket = await Bun.udpSocket({
+    hostname: '127.0.0.1',
+    port: 0,
+    socket: {
+      data(_s, data) {
+        const r = decodeStunMessage(new Uint8Array(data))
+        if (r.ok && r.message.cls === StunClass.SuccessResponse) answered = true
+      },
+      error() {}, // ICMP port unreachable while the server starts
+    },
+  })
+  try {
+    const deadline = Date.now() + timeoutMs
+    while (!answered && Date.now() < deadline) {
+      const request = encodeStunMessage({ method: StunMethod.Binding, cls: StunClass.Request, transactionId: newTransactionId(), attributes: [] }, { fingerprint: true })
+      socket.send(request, port, host)
+      await Bun.sleep(100)
+    }
+  } finally {
+    socket.close()
+  }
+  if (!answered) throw new Error(`nothing answered STUN on ${host}:${port} within ${timeoutMs} ms`)
 }

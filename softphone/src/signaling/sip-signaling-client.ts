@@ -350,10 +350,7 @@ export class SipSignalingClient implements SignalingClient {
       registerer.stateChange.addListener((registererState) => {
         if (generation !== this.generation || registerer !== this.registerer) return
         if (registererState === RegistererState.Registered) {
-          // The ICE servers (TURN credentials) once the password is known to be right.
-          if (this.state.status !== 'registered') void this.refreshIceServers()
-          this.attempt = 0
-          this.setState({ status: 'registered', aor: `sip:${this.credentials?.user}@${this.config?.domain}`, since: Date.now() })
+          this.markRegistered()
         } else if (registererState === RegistererState.Unregistered && this.shouldBeRegistered && !this.registerInFlight) {
           // A refresh failed or the binding expired: try again with back-off.
           if (this.state.status === 'registered') this.scheduleRetry('server-error', 'Registration lost.')
@@ -364,14 +361,23 @@ export class SipSignalingClient implements SignalingClient {
     if (this.state.status !== 'registered') this.setState({ status: 'connecting', attempt: this.attempt })
     this.registerInFlight = true
     const registerer = this.registerer
+    // A REGISTER sent on a WebSocket that has since closed is not cancelled by SIP.js: its
+    // client transaction ends with Timer F (64*T1 = 32 s, RFC 3261 §17.1.2.2) as a 408, long
+    // after we reconnected and registered again with a new Registerer. Such late answers
+    // belong to a dropped registerer and must not touch the current state.
+    const current = (): boolean => generation === this.generation && registerer === this.registerer
     registerer.register({
       requestDelegate: {
         onAccept: () => {
+          if (!current()) return
           this.registerInFlight = false
+          // A re-REGISTER of a Registerer that is already Registered (e.g. a retry after a
+          // failed refresh) fires no stateChange: show "registered" from the 200 itself.
+          if (registerer.state === RegistererState.Registered && this.state.status !== 'registered') this.markRegistered()
         },
         onReject: (response: Core.IncomingResponse) => {
+          if (!current()) return
           this.registerInFlight = false
-          if (generation !== this.generation) return
           const code = response.message.statusCode ?? 0
           const failure = describeRegistrationFailure(code)
           this.clearRetry()
@@ -388,10 +394,19 @@ export class SipSignalingClient implements SignalingClient {
         },
       },
     }).catch(() => {
+      if (!current()) return
       this.registerInFlight = false
-      if (generation !== this.generation) return
       this.scheduleRetry('server-error', 'Could not send the registration.')
     })
+  }
+
+  /** The registrar accepted our binding (first time, after a reconnect, or a re-REGISTER). */
+  private markRegistered(): void {
+    // The ICE servers (TURN credentials) once the password is known to be right.
+    if (this.state.status !== 'registered') void this.refreshIceServers()
+    this.attempt = 0
+    this.clearRetry()
+    this.setState({ status: 'registered', aor: `sip:${this.credentials?.user}@${this.config?.domain}`, since: Date.now() })
   }
 
   private onTransportLost(error?: Error): void {
