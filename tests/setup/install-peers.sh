@@ -9,6 +9,8 @@
 #   coturn                     TURN server
 #   rtpengine-daemon           media engine (userspace)
 #   sox                        audio files for media checks
+#   iproute2, iptables, curl   network namespaces + NAT for the NAT traversal e2e test
+#   openssl                    self-signed certificates for the TLS/WSS tests
 #
 # Idempotent: installs only what is missing (one `apt-get update` first), prints what it
 # installed, and changes nothing when everything is there. Needs root (or passwordless
@@ -20,7 +22,7 @@
 # and disabled. Tests start their own instances on free ports.
 set -euo pipefail
 
-PACKAGES=(sip-tester chromium kamailio kamailio-websocket-modules baresip-core coturn rtpengine-daemon sox)
+PACKAGES=(sip-tester chromium kamailio kamailio-websocket-modules baresip-core coturn rtpengine-daemon sox iproute2 iptables curl openssl)
 SERVICES=(kamailio coturn rtpengine-daemon rtpengine-recording-daemon)
 
 log() { printf 'install-peers: %s\n' "$*"; }
