@@ -24,7 +24,10 @@
  *   RTP, so NAT'd phones work).
  * - legacy -> browser: a datagram is checked (RTP version 2, RFC 5761 demux), its payload type
  *   mapped, and handed to werift's SRTP (`RTCDtlsTransport.sendRtp`) with one reused header.
- * - RFC 4733 telephone-event packets travel like audio, with their payload type mapped.
+ * - RFC 4733 telephone-event packets travel like audio, with their payload type mapped. Towards
+ *   the browser, an event that starts after the audio stopped (a phone with voice activity
+ *   detection, SIPp's DTMF pcap) gets one G.711 silence frame in front of it, or Chromium's
+ *   jitter buffer, muted by then, would drop it (TelephoneEventPrimer).
  * - Neither direction logs or allocates per packet beyond what werift does (SRTP output,
  *   RtpPacket parsing); both stop while the SDP directions say the stream is on hold.
  *
@@ -78,6 +81,7 @@ import {
 import { isRtcpPacket, payloadEndOf, payloadOffsetOf, rtpMarker, rtpPayloadBounds, rtpPayloadType, rtpSequenceNumber, rtpSsrc, rtpTimestamp, writeRtpHeader, RTP_HEADER_LENGTH } from './rtp-packet.ts'
 import type { RtpPortAllocator, RtpSocketPair } from './rtp-port-allocator.ts'
 import { RtpSequencer } from './rtp-sequencer.ts'
+import { TelephoneEventPrimer } from './telephone-event-primer.ts'
 
 /** An ICE server as werift (and RTCConfiguration) takes it. */
 export interface IceServerConfig {
@@ -109,6 +113,13 @@ const LEGACY_TELEPHONE_EVENT_PT = 101
 const PTIME = 20
 /** Largest datagram the relay forwards. */
 const MAX_PACKET = 1500
+/**
+ * One 20 ms frame of G.711 silence per law (ITU-T G.711: zero encodes as 0xFF in mu-law and
+ * 0xD5 in A-law), sent in front of a telephone-event that starts in an audio gap.
+ */
+const SILENCE_SAMPLES = (8000 * PTIME) / 1000
+const SILENCE_PCMU = Buffer.alloc(SILENCE_SAMPLES, 0xff)
+const SILENCE_PCMA = Buffer.alloc(SILENCE_SAMPLES, 0xd5)
 
 /** The offer waiting for its answer. */
 type PendingOffer =
@@ -161,6 +172,15 @@ export class EmbeddedSession {
   /** Payload type maps, indexed by the incoming payload type; -1 = drop. */
   private readonly browserToLegacyPt = new Int16Array(128).fill(-1)
   private readonly legacyToBrowserPt = new Int16Array(128).fill(-1)
+  /** Browser payload types of the negotiated G.711 codecs: 1 = PCMU, 2 = PCMA, 0 = other. */
+  private readonly browserG711Law = new Uint8Array(128)
+  /** The browser's telephone-event payload type (-1: none negotiated). */
+  private browserTelephoneEventPt = -1
+  /** Browser payload type of the preferred G.711 codec, and of the last audio relayed. */
+  private preferredBrowserAudioPt = -1
+  private lastBrowserAudioPt = -1
+  /** Puts a silence frame in front of events that start after the audio stopped. */
+  private eventPrimer = new TelephoneEventPrimer()
   private forwardToLegacy = false
   private forwardToBrowser = false
   private readonly toLegacy = new RtpSequencer(randomSsrc())
@@ -170,7 +190,7 @@ export class EmbeddedSession {
   private readonly legacyOutViews: Buffer[] = []
   private readonly browserHeader = new RtpHeader({ version: 2 })
   /** Packets relayed, per direction (tests and metrics). */
-  readonly counters = { toLegacy: 0, toBrowser: 0, rtcpToLegacy: 0, rtcpToBrowser: 0 }
+  readonly counters = { toLegacy: 0, toBrowser: 0, rtcpToLegacy: 0, rtcpToBrowser: 0, silenceToBrowser: 0 }
 
   private constructor(
     readonly callId: string,
@@ -305,16 +325,16 @@ export class EmbeddedSession {
     this.pending = null
 
     // Payload type maps (browser PT <-> legacy PT) for every codec both legs accepted.
-    this.browserToLegacyPt.fill(-1)
-    this.legacyToBrowserPt.fill(-1)
+    this.clearPayloadTypeMaps()
     const keep: number[] = []
     for (const codec of chosen) {
       const browserCodec = pending.g711.find((c) => c.name.toUpperCase() === codec.name.toUpperCase())!
-      this.mapPayloadTypes(browserCodec.payloadType, codec.payloadType)
+      this.mapAudioPayloadTypes(browserCodec.payloadType, codec.payloadType, codec.name)
       keep.push(browserCodec.payloadType)
     }
     if (legacyTe && pending.telephoneEvent) {
       this.mapPayloadTypes(pending.telephoneEvent.payloadType, legacyTe.payloadType)
+      this.browserTelephoneEventPt = pending.telephoneEvent.payloadType
       this.legacyTelephoneEventPt = legacyTe.payloadType
       keep.push(pending.telephoneEvent.payloadType)
     }
@@ -407,17 +427,17 @@ export class EmbeddedSession {
       throw asMediaError(e, 'werift rejected the browser answer')
     }
     this.pending = null
-    this.browserToLegacyPt.fill(-1)
-    this.legacyToBrowserPt.fill(-1)
+    this.clearPayloadTypeMaps()
     const legacyCodecs: AudioCodec[] = []
     for (const codec of chosen) {
       const legacyCodec = pending.g711.find((c) => c.name.toUpperCase() === codec.name.toUpperCase())!
-      this.mapPayloadTypes(codec.payloadType, legacyCodec.payloadType)
+      this.mapAudioPayloadTypes(codec.payloadType, legacyCodec.payloadType, codec.name)
       legacyCodecs.push(legacyCodec)
     }
     const browserTe = pending.telephoneEvent ? telephoneEventOf(browser) : undefined
     if (browserTe && pending.telephoneEvent) {
       this.mapPayloadTypes(browserTe.payloadType, pending.telephoneEvent.payloadType)
+      this.browserTelephoneEventPt = browserTe.payloadType
       this.legacyTelephoneEventPt = pending.telephoneEvent.payloadType
       legacyCodecs.push(pending.telephoneEvent)
     }
@@ -536,7 +556,10 @@ export class EmbeddedSession {
     this.dtls = dtls
     this.dtlsReady = dtls.state === 'connected'
     // The browser-facing SSRC is the one werift announces in a=ssrc.
-    if (this.toBrowser.ssrc !== transceiver.sender.ssrc) this.toBrowser = new RtpSequencer(transceiver.sender.ssrc)
+    if (this.toBrowser.ssrc !== transceiver.sender.ssrc) {
+      this.toBrowser = new RtpSequencer(transceiver.sender.ssrc)
+      this.eventPrimer = new TelephoneEventPrimer()
+    }
     const state = dtls.onStateChange.subscribe((s) => {
       this.dtlsReady = s === 'connected'
       this.log.debug('dtls state', { callId: this.callId, state: s, role: dtls.role })
@@ -657,6 +680,23 @@ export class EmbeddedSession {
     this.legacyToBrowserPt[legacyPt & 0x7f] = browserPt
   }
 
+  /** Maps a G.711 codec; the first one mapped is the preferred one. */
+  private mapAudioPayloadTypes(browserPt: number, legacyPt: number, name: string): void {
+    this.mapPayloadTypes(browserPt, legacyPt)
+    this.browserG711Law[browserPt & 0x7f] = name.toUpperCase() === 'PCMU' ? 1 : 2
+    if (this.preferredBrowserAudioPt < 0) this.preferredBrowserAudioPt = browserPt & 0x7f
+  }
+
+  /** Forgets every payload type mapping (before a new answer sets them). */
+  private clearPayloadTypeMaps(): void {
+    this.browserToLegacyPt.fill(-1)
+    this.legacyToBrowserPt.fill(-1)
+    this.browserG711Law.fill(0)
+    this.browserTelephoneEventPt = -1
+    this.preferredBrowserAudioPt = -1
+    this.lastBrowserAudioPt = -1
+  }
+
   /**
    * RFC 3264 §5.1: "If the offerer wishes to only send media on a stream to its peer, it
    * MUST mark the stream as sendonly with the "a=sendonly" attribute. If the offerer wishes
@@ -719,7 +759,8 @@ export class EmbeddedSession {
    * RFC 4733 §2.3 telephone-event packets take the same path as audio: only their payload
    * type is mapped (e.g. 101 -> the browser's 126); the payload is relayed untouched, and
    * since events share the audio stream's SSRC, sequence numbers and timestamp base, the
-   * same RtpSequencer keeps an event's packets on their common start timestamp.
+   * same RtpSequencer keeps an event's packets on their common start timestamp. An event
+   * that starts in a gap of the audio gets a silence frame first ({@link sendSilenceBefore}).
    *
    *     0                   1                   2                   3
    *     0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
@@ -754,6 +795,15 @@ export class EmbeddedSession {
     const seq = this.toBrowser
     seq.map(rtpSsrc(data), rtpSequenceNumber(data), rtpTimestamp(data), rtpMarker(data), performance.now())
     const header = this.browserHeader
+    const payloadOffset = payloadOffsetOf(bounds)
+    const payloadEnd = payloadEndOf(bounds)
+    if (browserPt === this.browserTelephoneEventPt) {
+      if (this.eventPrimer.startsInAudioGap(seq.timestamp)) this.sendSilenceBefore(dtls, seq)
+    } else {
+      // G.711: one octet per sample.
+      this.eventPrimer.audioSent(seq.timestamp, payloadEnd - payloadOffset)
+      this.lastBrowserAudioPt = browserPt
+    }
     header.payloadType = browserPt
     header.marker = seq.marker
     header.sequenceNumber = seq.sequenceNumber
@@ -761,8 +811,32 @@ export class EmbeddedSession {
     header.ssrc = seq.ssrc
     // werift encrypts synchronously (its SrtpSession copies the payload) and only then awaits
     // the ICE send; sendRtp catches its own failures.
-    void dtls.sendRtp(data.subarray(payloadOffsetOf(bounds), payloadEndOf(bounds)), header)
+    void dtls.sendRtp(data.subarray(payloadOffset, payloadEnd), header)
     this.counters.toBrowser++
+  }
+
+  /**
+   * Sends one 20 ms G.711 silence frame to the browser with the timestamp of the packet the
+   * sequencer mapped last (an RFC 4733 event start) and that packet's sequence number, which
+   * moves one up (RtpSequencer.insertBefore). The frame carries the marker bit, RFC 3551
+   * §4.1: "the first packet of a talkspurt". Chromium's NetEq then leaves its muted state and
+   * plays the event (see TelephoneEventPrimer). Uses the codec of the last audio relayed, else
+   * the preferred one.
+   */
+  private sendSilenceBefore(dtls: RTCDtlsTransport, seq: RtpSequencer): void {
+    const pt = this.lastBrowserAudioPt >= 0 ? this.lastBrowserAudioPt : this.preferredBrowserAudioPt
+    if (pt < 0) return
+    const law = this.browserG711Law[pt]
+    if (law === 0) return
+    const header = this.browserHeader
+    header.payloadType = pt
+    header.marker = true
+    header.sequenceNumber = seq.insertBefore()
+    header.timestamp = seq.timestamp
+    header.ssrc = seq.ssrc
+    void dtls.sendRtp(law === 1 ? SILENCE_PCMU : SILENCE_PCMA, header)
+    this.eventPrimer.audioSent(seq.timestamp, SILENCE_SAMPLES)
+    this.counters.silenceToBrowser++
   }
 
   /** legacy RTCP (port + 1, or muxed): sender reports are translated to the browser. */

@@ -94,6 +94,22 @@ export class RtpSequencer {
     this.marker = marker
   }
 
+  /**
+   * Makes room for one packet of the gateway's own (e.g. a silence frame in front of an
+   * RFC 4733 event, see TelephoneEventPrimer) just before the packet last mapped: returns
+   * the sequence number that packet had, and moves it ({@link sequenceNumber}) and every
+   * later packet of the current source one up, so that the output numbering stays gapless
+   * and without duplicates (RFC 3550 §5.1: "The sequence number increments by one for each
+   * RTP data packet sent"). Timestamps are unchanged.
+   */
+  insertBefore(): number {
+    const reserved = this.sequenceNumber
+    this.seqOffset = (this.seqOffset + 1) & 0xffff
+    this.sequenceNumber = (reserved + 1) & 0xffff
+    if (((this.sequenceNumber - this.lastSeq) & 0xffff) < 0x8000) this.lastSeq = this.sequenceNumber
+    return reserved
+  }
+
   /** Maps an input timestamp of the current source (RTCP sender reports). */
   mapTimestamp(inputTs: number): number {
     return (inputTs + this.tsOffset) >>> 0

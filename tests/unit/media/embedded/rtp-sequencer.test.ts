@@ -62,6 +62,27 @@ describe('RtpSequencer', () => {
     expect(feed(s, 8, 5, 5, 40)).toEqual([1, 0x60 + 160, true])
   })
 
+  test('insertBefore() hands out the last packet\'s number and moves the rest of the source one up', () => {
+    const s = new RtpSequencer(1)
+    feed(s, 7, 100, 1000, 0)
+    feed(s, 9, 7984, 13280, 1000, true) // re-anchored: out = 101
+    expect(s.insertBefore()).toBe(101)
+    expect([s.sequenceNumber, s.timestamp, s.marker]).toEqual([102, 1000 + 8000, true])
+    expect(feed(s, 9, 7985, 13280, 1020)).toEqual([103, 9000, false])
+    expect(feed(s, 9, 7985, 13280, 1021)[0]).toBe(103) // a repeated packet keeps its number
+    s.resync()
+    expect(feed(s, 9, 7986, 13280, 1040)[0]).toBe(104) // continues after the highest sent
+    expect(s.unmapSequenceNumber(103)).toBe(7985)
+  })
+
+  test('insertBefore() wraps modulo 2^16', () => {
+    const s = new RtpSequencer(1)
+    feed(s, 7, 0xffff, 0, 0)
+    expect(s.insertBefore()).toBe(0xffff)
+    expect(s.sequenceNumber).toBe(0)
+    expect(feed(s, 7, 0, 160, 20)[0]).toBe(1)
+  })
+
   test('mapTimestamp / unmapSequenceNumber translate RTCP fields of the current source', () => {
     const s = new RtpSequencer(1)
     feed(s, 7, 100, 1000, 0)
