@@ -308,6 +308,12 @@ export class StatefulProxy {
         })
         const timeout = this.o.sessionTimeout ?? 0
         if (timeout > 0) d.timer = this.o.scheduler.setTimer(timeout, () => this.endDialog(d, 'session timeout'))
+        if (inFlow.reliable && !inFlow.open) {
+          // The 2xx crossed our CANCEL after the caller's connection closed: nobody will
+          // ACK it, so end the call towards the callee at once.
+          this.dropDialog(d)
+          this.sendBye(d, d.caller, d.callee)
+        }
         m.released = true // the dialog owns the session now
       } else if (st >= 300) {
         this.releaseBranchMedia(branch)
@@ -421,6 +427,14 @@ export class StatefulProxy {
    * on the dead side.
    */
   endDialogsOnFlow(flow: Flow): number {
+    // A caller whose connection closed while the callee is still ringing can no longer
+    // receive an answer: CANCEL its branches (§16.10 behaviour, without a CANCEL to answer).
+    for (const ctx of this.inviteContexts.values()) {
+      if (ctx.serverTx?.flow === flow && !ctx.finalSent && !ctx.terminated) {
+        ctx.terminated = true
+        this.cancelBranches(ctx, null, ctx.options)
+      }
+    }
     const dialogs = this.anchored.usingFlow(flow)
     for (const d of dialogs) {
       this.dropDialog(d)

@@ -440,3 +440,24 @@ describe('no leaks', () => {
     expectNoLeak(s)
   })
 })
+
+describe('a caller whose connection closes while the callee rings', () => {
+  test('its ringing branches are CANCELled and the context completes (no ringing until Timer C)', () => {
+    const s = setupProxy()
+    const callerFlow = recordingFlow('WS', '192.0.2.20', 50000)
+    const invite = uacRequest()
+    const tx = s.serverTx(invite, callerFlow)
+    s.proxy.forward(invite, tx, callerFlow, [udpTarget('192.0.2.30', 5070)], { recordRoute: true, onFinal: s.onFinal })
+    const [branch] = s.transactions.sent('INVITE') as [FakeClientTx]
+    branch.respond(180)
+    expect(s.transactions.sent('CANCEL')).toHaveLength(0)
+    callerFlow.close()
+    s.proxy.endDialogsOnFlow(callerFlow)
+    const cancels = s.transactions.sent('CANCEL')
+    expect(cancels).toHaveLength(1)
+    expect(cancels[0]!.request.topVia.branch).toBe(branch.request.topVia.branch)
+    branch.respond(487)
+    expect(s.proxy.pendingInvites).toBe(0)
+    expect(s.finals).toEqual([487])
+  })
+})
