@@ -15,14 +15,14 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { BenchPeer } from './bench-peer.ts'
 import { PeerProcess, requireBinary } from './peer-process.ts'
 import { freeUdpPorts } from './ports.ts'
 import { waitForSipOptions } from './sip-ping.ts'
 
 /** Where the shared Kamailio configuration and SIPp scenarios live. */
-export const KAMAILIO_BENCH_DIR = process.env.KAMAILIO_BENCH_DIR ?? '/work/shared/bench-kamailio'
+export const KAMAILIO_BENCH_DIR = process.env.KAMAILIO_BENCH_DIR ?? resolve(import.meta.dir, '../../../shared/bench-kamailio') // shared/ sits beside the repository
 
 /** The static digest password of the shared config (`AUTH_PASSWORD`). */
 export const KAMAILIO_AUTH_PASSWORD = 'secret123'
