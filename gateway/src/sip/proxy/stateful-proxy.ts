@@ -10,7 +10,7 @@ import { SipRequest, type SipResponse } from '../message/sip-message.ts'
 import { createResponse } from '../message/create-response.ts'
 import type { HeaderField } from '../message/types.ts'
 import type {
-  ClientTransaction, ClientTransactionHandler, ServerTransaction, TransactionUser,
+  ClientTransaction, ClientTransactionHandler, ServerTransaction,
 } from '../transaction/transaction-user.ts'
 import type { Scheduler } from '../transaction/scheduler.ts'
 import type { Destination, Flow, TransportProtocol } from '../transport/flow.ts'
@@ -582,4 +582,3 @@ function isOurVia(res: SipResponse): boolean {
   return b !== null && b.startsWith('z9hG4bK-pb')
 }
 
-export type { TransactionUser }

@@ -309,11 +309,6 @@ export class TransportLayer implements TransportSender {
     return flow
   }
 
-  /** Sends already-serialized bytes over a flow (used for keepalive pongs and tests). */
-  sendRaw(flow: Flow, data: Uint8Array): boolean {
-    return flow.send(data)
-  }
-
   private resolveFlow(d: Destination): Flow | null {
     if (d.flow && d.flow.open) return d.flow
     switch (d.transport) {
