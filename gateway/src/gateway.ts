@@ -285,8 +285,11 @@ function createMediaDriver(config: GatewayConfig): MediaDriver | null {
       return new RtpengineDriver({ instances: m.rtpengine, publicAddress: config.sip.publicAddress })
     case 'embedded': {
       const bind = m.bindAddress ?? (config.sip.host === '0.0.0.0' ? '127.0.0.1' : config.sip.host)
+      // The driver's own TURN credential never leaves this process and lives as long as it,
+      // so it is minted once with a lifetime far beyond any uptime (clients get short ones).
+      const ownTurn = { ...config.ice, turn: { ...config.ice.turn, ttlSeconds: 20 * 365 * 86400 } }
       const ice = buildIceServers({
-        config,
+        config: { ...config, ice: ownTurn },
         userId: 'patchbay-media',
         nowUnixSeconds: Math.floor(Date.now() / 1000),
         secret: resolveTurnSecret(config, process.env),
