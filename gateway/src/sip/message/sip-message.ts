@@ -11,10 +11,11 @@
  * message built in code, a getter whose header is missing or unreadable throws
  * `SipMessageError` (a programming error, never wire input).
  */
-import type { CSeq, HeaderField, NameAddr, Via } from './types.ts'
+import type { CSeq, HeaderField, NameAddr, SipUri, Via } from './types.ts'
 import { parseVia } from '../parser/via.ts'
 import { parseNameAddr } from '../parser/name-addr.ts'
 import { parseCSeq } from '../parser/cseq.ts'
+import { parseUri } from '../parser/uri.ts'
 
 export class SipMessageError extends Error {}
 
@@ -204,13 +205,35 @@ export class SipRequest extends SipMessageBase {
   readonly kind = 'request' as const
   /** Method token, case-sensitive (RFC 3261 §7.1). */
   method: string
-  /** The Request-URI exactly as on the wire (parse with parseUri when needed). */
-  uri: string
+  private uriText: string
+  /** Parsed Request-URI: undefined until first needed (or primed by the parser). */
+  private parsedUri: SipUri | null | undefined = undefined
 
   constructor(method: string, uri: string, headers?: HeaderField[], body?: Uint8Array) {
     super(headers, body)
     this.method = method
-    this.uri = uri
+    this.uriText = uri
+  }
+
+  /** The Request-URI exactly as on the wire. Setting it drops the parsed view. */
+  get uri(): string {
+    return this.uriText
+  }
+
+  set uri(value: string) {
+    this.uriText = value
+    this.parsedUri = undefined
+  }
+
+  /** The parsed Request-URI (parsed once, cached), or null when it is not a readable URI. */
+  get requestUri(): SipUri | null {
+    if (this.parsedUri === undefined) this.parsedUri = parseUri(this.uriText)
+    return this.parsedUri
+  }
+
+  /** Lets the parser hand over the Request-URI it already parsed while validating. */
+  primeRequestUri(uri: SipUri): void {
+    this.parsedUri = uri
   }
 }
 

@@ -26,7 +26,7 @@
  *   list (`a,,b`, badinv01) is an error.
  */
 import { SipRequest, SipResponse } from '../message/sip-message.ts'
-import type { CSeq, HeaderField, NameAddr, Via } from '../message/types.ts'
+import type { CSeq, HeaderField, NameAddr, SipUri, Via } from '../message/types.ts'
 import { canonicalHeaderName, LIST_HEADERS } from '../message/header-names.ts'
 import { parseVia } from './via.ts'
 import { parseNameAddr } from './name-addr.ts'
@@ -223,6 +223,7 @@ function parse(data: Uint8Array, stream: boolean): ParseResult {
   let reason = ''
   let startError: string | null = null
   let startStatus: number | null = null
+  let parsedRequestUri: SipUri | null = null
 
   if (
     sle >= 4 && (head.charCodeAt(0) | 0x20) === 115 && (head.charCodeAt(1) | 0x20) === 105 &&
@@ -272,10 +273,12 @@ function parse(data: Uint8Array, stream: boolean): ParseResult {
             startStatus = 400
           }
         } else {
-          const uriError = checkRequestUri(uri)
-          if (uriError !== null) {
-            startError = uriError
+          const checked = checkRequestUri(uri)
+          if (typeof checked === 'string') {
+            startError = checked
             startStatus = 400
+          } else {
+            parsedRequestUri = checked
           }
         }
       }
@@ -483,6 +486,7 @@ function parse(data: Uint8Array, stream: boolean): ParseResult {
   message.primeCache('from', from)
   message.primeCache('to', to)
   message.primeCache('cseq', cseq)
+  if (parsedRequestUri !== null && message.kind === 'request') message.primeRequestUri(parsedRequestUri)
   return { ok: true, message, consumed }
 }
 
@@ -522,9 +526,10 @@ function isSipVersion(s: string, from: number, to: number): boolean {
  * tel URIs must parse; a sip/sips Request-URI must not carry headers (§19.1.1 Table 1:
  * headers "-" for Req.-URI; escruri -> 400). Other schemes pass here (416 is decided by the
  * routing sanity check, RFC 4475 unkscm/novelsc).
- * @returns an error reason, or null when acceptable.
+ * @returns an error reason, or the parsed URI when acceptable (null for a scheme parseUri
+ *   does not know, which the routing sanity check answers with 416).
  */
-function checkRequestUri(uri: string): string | null {
+function checkRequestUri(uri: string): string | SipUri | null {
   const colon = uri.indexOf(':')
   // Fast path for sip, sips and tel: parseUri checks every character of these itself.
   if (colon === 3 || colon === 4) {
@@ -533,7 +538,7 @@ function checkRequestUri(uri: string): string | null {
       const parsed = parseUri(uri)
       if (parsed !== null && parsed.opaque === null) {
         for (const _ in parsed.headers) return 'headers in Request-URI'
-        return null
+        return parsed
       }
     }
   }
@@ -550,7 +555,7 @@ function checkRequestUri(uri: string): string | null {
   if (colon <= 0) return 'Request-URI without a scheme'
   const scheme = uri.slice(0, colon).toLowerCase()
   if (scheme === 'sip' || scheme === 'sips' || scheme === 'tel') return 'malformed Request-URI'
-  return parseUri(uri) === null ? 'malformed Request-URI' : null
+  return parseUri(uri) ?? 'malformed Request-URI'
 }
 
 /** 1*DIGIT (after trimming, which the header loop did) with value <= max; -1 otherwise. */

@@ -116,7 +116,7 @@ export class RequestPipeline implements TransactionUser {
   /** RFC 3261 §16.3 request validation (syntax was checked by the parser). */
   private sanity(ctx: RequestContext): boolean {
     const req = ctx.request
-    ctx.ruri = parseUri(req.uri)
+    ctx.ruri = req.requestUri
     const ruri = ctx.ruri
     const forMe = ruri !== null && (ruri.scheme === 'sip' || ruri.scheme === 'sips') && ruri.user === null &&
       this.o.transport.isLocalHost(ruri.host) && req.getAll('route').length === 0
