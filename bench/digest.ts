@@ -15,7 +15,7 @@ import { DigestAuthenticator } from '../gateway/src/sip/auth/digest-authenticato
 import { digestResponse, ha1 } from '../gateway/src/sip/auth/digest.ts'
 import { parseCredentials } from '../gateway/src/sip/auth/parse-credentials.ts'
 import { SipRequest } from '../gateway/src/sip/message/sip-message.ts'
-import { RealScheduler } from '../gateway/src/sip/transaction/scheduler.ts'
+import { RealScheduler } from '../gateway/src/base/scheduler.ts'
 import type { UserEntry } from '../gateway/src/config/schema.ts'
 
 const REALM = 'patchbay.test'

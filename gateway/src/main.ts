@@ -7,7 +7,7 @@
  */
 import { loadConfig, formatConfigError } from './config/loader.ts'
 import { startGateway } from './gateway.ts'
-import { logger } from './log.ts'
+import { logger } from './base/log.ts'
 
 const log = logger('gateway.main')
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PeerProcess, requireBinary } from './processes.ts'
 import { freePortRange, freeTcpPort, freeUdpPort } from './ports.ts'
-import { goertzelPower } from '../../gateway/src/media/embedded/goertzel.ts'
+import { goertzelPower } from './dsp/goertzel.ts'
 
 export interface BaresipOptions {
   user: string

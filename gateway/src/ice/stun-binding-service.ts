@@ -14,7 +14,7 @@
  * by processing them again, since the answer does not change.
  */
 import type { udp } from 'bun'
-import { logger } from '../log.ts'
+import { logger } from '../base/log.ts'
 import {
   StunAttributeType,
   StunClass,

@@ -15,7 +15,7 @@
  * through `onError` and its writes are dropped (the memory state stays authoritative).
  */
 import type { Database, Statement } from 'bun:sqlite'
-import { logger } from '../log.ts'
+import { logger } from '../base/log.ts'
 import { bindingKey, type Binding } from '../sip/registrar/binding.ts'
 
 const log = logger('store.bindings')

@@ -18,8 +18,8 @@ import {
   type RTCRtpTransceiver,
   type RtcpPacket,
 } from 'werift'
-import { g711Decode, g711Encode, type G711Law } from '../../../gateway/src/media/embedded/g711.ts'
-import { goertzelPower, sineTone } from '../../../gateway/src/media/embedded/goertzel.ts'
+import { g711Decode, g711Encode, type G711Law } from '../../support/dsp/g711.ts'
+import { goertzelPower, sineTone } from '../../support/dsp/goertzel.ts'
 
 export const LOOPBACK = '127.0.0.1'
 

@@ -25,7 +25,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs'
 import { parse } from 'sdp-transform'
-import type { Scheduler, TimerHandle } from '../../../gateway/src/sip/transaction/scheduler.ts'
+import type { Scheduler, TimerHandle } from '../../../gateway/src/base/scheduler.ts'
 import { DEMO_USERS, TEST_DOMAIN, startGateway, testConfig, type RunningGateway } from '../../support/gateway.ts'
 import { digestCredentials, parseDigestChallenge } from '../../support/digest.ts'
 import { freePortRange, isUdpPortBound } from '../../support/ports.ts'

@@ -15,7 +15,7 @@
  * across processes or uses the rtpengine driver.
  */
 import { networkInterfaces } from 'node:os'
-import { logger as makeLogger, type Logger } from '../../log.ts'
+import { logger as makeLogger, type Logger } from '../../base/log.ts'
 import { MediaError, type MediaAnswerRequest, type MediaDriver, type MediaOfferRequest, type MediaSessionId } from '../media-driver.ts'
 import { EmbeddedSession, type EmbeddedSessionContext, type IceServerConfig } from './embedded-session.ts'
 import { RtpPortAllocator } from './rtp-port-allocator.ts'

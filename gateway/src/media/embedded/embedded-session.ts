@@ -63,7 +63,7 @@ import {
   type RtcpPacket,
   type RtpPacket,
 } from 'werift'
-import type { Logger } from '../../log.ts'
+import type { Logger } from '../../base/log.ts'
 import { MediaError, type MediaProfile } from '../media-driver.ts'
 import {
   buildPlainAudioSdp,

@@ -7,7 +7,7 @@
  * number." Each pair is bound on the driver's bind address; a port that another process holds
  * is skipped.
  */
-import type { Logger } from '../../log.ts'
+import type { Logger } from '../../base/log.ts'
 
 /** Bun's UDP socket (buffer mode). */
 export type UdpSocket = import('bun').udp.Socket<'buffer'>

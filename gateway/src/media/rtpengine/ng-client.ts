@@ -13,8 +13,8 @@
  * `timeout`. An ICMP port unreachable (nothing listens on the ng port) fails every pending
  * request at once with kind `refused`.
  */
-import type { Logger } from '../../log.ts'
-import { RealScheduler, type Scheduler, type TimerHandle } from '../../sip/transaction/scheduler.ts'
+import type { Logger } from '../../base/log.ts'
+import { RealScheduler, type Scheduler, type TimerHandle } from '../../base/scheduler.ts'
 import { asBencodeDict, decodeBencode, encodeBencode, type BencodeDict, type BencodeInput } from './bencode.ts'
 
 /**

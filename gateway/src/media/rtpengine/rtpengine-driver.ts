@@ -16,8 +16,8 @@
  * for in its full form (`full-rtcp-attribute`; werift cannot parse the short `a=rtcp:PORT`).
  */
 import { parse, write, type MediaDescription, type SessionDescription } from 'sdp-transform'
-import { logger as makeLogger, type Logger } from '../../log.ts'
-import { RealScheduler, type Scheduler, type TimerHandle } from '../../sip/transaction/scheduler.ts'
+import { logger as makeLogger, type Logger } from '../../base/log.ts'
+import { RealScheduler, type Scheduler, type TimerHandle } from '../../base/scheduler.ts'
 import {
   MediaError,
   type MediaAnswerRequest,

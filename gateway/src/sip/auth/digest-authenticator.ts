@@ -8,8 +8,8 @@
  */
 import type { SipRequest, SipResponse } from '../message/sip-message.ts'
 import { createResponse } from '../message/create-response.ts'
-import type { HeaderField } from '../message/types.ts'
-import type { Scheduler } from '../transaction/scheduler.ts'
+import type { HeaderField } from '../syntax/types.ts'
+import type { Scheduler } from '../../base/scheduler.ts'
 import type { UserEntry } from '../../config/schema.ts'
 import { digestResponse, hexDigestEquals, parseDigestAlgorithm, type DigestAlgorithm } from './digest.ts'
 import { parseCredentials, type DigestCredentials } from './parse-credentials.ts'

@@ -26,7 +26,7 @@
  * sweep (no timer) drops expired ones, and a hard cap evicts the oldest; a nonce whose entry
  * was evicted early counts as stale from then on, so eviction never re-opens a replay.
  */
-import type { Scheduler } from '../transaction/scheduler.ts'
+import type { Scheduler } from '../../base/scheduler.ts'
 
 /** Outcome of checking a nonce's integrity and age. */
 export type NonceCheck =

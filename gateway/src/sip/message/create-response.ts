@@ -16,7 +16,7 @@
  * (§12.1.1); pass `copyRecordRoute` for that.
  */
 import { SipRequest, SipResponse } from './sip-message.ts'
-import type { HeaderField } from './types.ts'
+import type { HeaderField } from '../syntax/types.ts'
 
 /** Reason phrases of RFC 3261 §21 and the extensions the gateway uses. */
 export const REASON_PHRASES: Readonly<Record<number, string>> = {

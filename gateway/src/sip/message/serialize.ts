@@ -5,9 +5,9 @@
  * ends, the conventional name spelling from wireHeaderName(), and a Content-Length computed
  * from the body bytes.
  */
-import type { NameAddr, Params, SipUri, Via } from './types.ts'
+import type { NameAddr, Params, SipUri, Via } from '../syntax/types.ts'
 import type { SipMessage } from './sip-message.ts'
-import { wireHeaderName } from './header-names.ts'
+import { wireHeaderName } from '../syntax/header-names.ts'
 
 function serializeParams(params: Params): string {
   let s = ''

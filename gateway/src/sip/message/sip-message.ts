@@ -11,11 +11,11 @@
  * message built in code, a getter whose header is missing or unreadable throws
  * `SipMessageError` (a programming error, never wire input).
  */
-import type { CSeq, HeaderField, NameAddr, SipUri, Via } from './types.ts'
-import { parseVia } from '../parser/via.ts'
-import { parseNameAddr } from '../parser/name-addr.ts'
-import { parseCSeq } from '../parser/cseq.ts'
-import { parseUri } from '../parser/uri.ts'
+import type { CSeq, HeaderField, NameAddr, SipUri, Via } from '../syntax/types.ts'
+import { parseVia } from '../syntax/via.ts'
+import { parseNameAddr } from '../syntax/name-addr.ts'
+import { parseCSeq } from '../syntax/cseq.ts'
+import { parseUri } from '../syntax/uri.ts'
 
 export class SipMessageError extends Error {}
 

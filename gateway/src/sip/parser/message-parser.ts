@@ -26,12 +26,12 @@
  *   list (`a,,b`, badinv01) is an error.
  */
 import { SipRequest, SipResponse } from '../message/sip-message.ts'
-import type { CSeq, HeaderField, NameAddr, SipUri, Via } from '../message/types.ts'
-import { canonicalHeaderName, LIST_HEADERS } from '../message/header-names.ts'
-import { parseVia } from './via.ts'
-import { parseNameAddr } from './name-addr.ts'
-import { parseCSeq } from './cseq.ts'
-import { CHAR_CLASS, C_TOKEN, C_URIC, makeInterner, parseUri } from './uri.ts'
+import type { CSeq, HeaderField, NameAddr, SipUri, Via } from '../syntax/types.ts'
+import { canonicalHeaderName, LIST_HEADERS } from '../syntax/header-names.ts'
+import { parseVia } from '../syntax/via.ts'
+import { parseNameAddr } from '../syntax/name-addr.ts'
+import { parseCSeq } from '../syntax/cseq.ts'
+import { CHAR_CLASS, C_TOKEN, C_URIC, makeInterner, parseUri } from '../syntax/uri.ts'
 
 export type ParseResult =
   /** `consumed` = bytes of this message from the start of `data` (including any CRLFs skipped before the start-line) to the end of its body. */

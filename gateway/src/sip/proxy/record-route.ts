@@ -12,7 +12,7 @@
  * another [...] inserts two Record-Route header field values: the first one identifying the
  * outbound interface and the second one identifying the inbound interface."
  */
-import type { SipUri } from '../message/types.ts'
+import type { SipUri } from '../syntax/types.ts'
 import type { Flow, TransportProtocol } from '../transport/flow.ts'
 import type { SentBy } from '../transport/transport-layer.ts'
 

@@ -11,7 +11,7 @@
 import type { SipResponse } from '../message/sip-message.ts'
 import type { ClientTransaction, ServerTransaction } from '../transaction/transaction-user.ts'
 import type { ForwardOptions } from './stateful-proxy.ts'
-import type { HeaderField } from '../message/types.ts'
+import type { HeaderField } from '../syntax/types.ts'
 
 /** One branch of a (possibly forked) request. */
 export interface Branch {

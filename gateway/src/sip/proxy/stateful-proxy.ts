@@ -8,11 +8,11 @@
  */
 import { SipRequest, type SipResponse } from '../message/sip-message.ts'
 import { createResponse } from '../message/create-response.ts'
-import type { HeaderField } from '../message/types.ts'
+import type { HeaderField } from '../syntax/types.ts'
 import type {
   ClientTransaction, ClientTransactionHandler, ServerTransaction,
 } from '../transaction/transaction-user.ts'
-import type { Scheduler } from '../transaction/scheduler.ts'
+import type { Scheduler } from '../../base/scheduler.ts'
 import type { Destination, Flow, TransportProtocol } from '../transport/flow.ts'
 import type { TransportLayer } from '../transport/transport-layer.ts'
 import { ResponseContext, type Branch } from './response-context.ts'
@@ -20,7 +20,7 @@ import { recordRouteValue } from './record-route.ts'
 import { loopHash, proxyBranch } from './branch.ts'
 import { isMediaRefusal, type CallLeg, type CallSide, type MediaHooks, type MediaSessionKey } from './media-hooks.ts'
 import { AnchoredDialogs, type AnchoredDialog } from './anchored-dialogs.ts'
-import { logger } from '../../log.ts'
+import { logger } from '../../base/log.ts'
 
 const log = logger('sip.proxy')
 

@@ -4,8 +4,8 @@
  * The registrar builds it from the To URI of a REGISTER; the proxy builds it from the
  * Request-URI of a request for a local user. Both must land on the same string.
  */
-import type { SipUri } from '../message/types.ts'
-import { unescapeUriComponent } from '../parser/uri.ts'
+import type { SipUri } from '../syntax/types.ts'
+import { unescapeUriComponent } from '../syntax/uri.ts'
 
 /**
  * Normalized AOR key `"sip:" user "@" domain` for a SIP or SIPS URI.

@@ -12,7 +12,7 @@
  *
  * `bindingKey` turns that into one string per binding (the store's row key).
  */
-import type { SipUri } from '../message/types.ts'
+import type { SipUri } from '../syntax/types.ts'
 
 export interface Binding {
   /** Normalized AOR key, "sip:user@domain" (see aorKey). */

@@ -29,7 +29,7 @@
  * worker prefix ("w2:ws-17") and the proxy hands such targets to that worker. Nothing in this
  * class assumes it is the only writer except the per-AOR ordering of (1).
  */
-import type { Scheduler, TimerHandle } from '../transaction/scheduler.ts'
+import type { Scheduler, TimerHandle } from '../../base/scheduler.ts'
 import { CONNECTION_TRANSPORTS, type Binding } from './binding.ts'
 
 /** What the location service needs from persistent storage (BindingStore implements it). */

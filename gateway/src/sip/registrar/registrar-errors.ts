@@ -5,7 +5,7 @@
  */
 import { createResponse } from '../message/create-response.ts'
 import type { SipRequest, SipResponse } from '../message/sip-message.ts'
-import type { HeaderField } from '../message/types.ts'
+import type { HeaderField } from '../syntax/types.ts'
 
 /** Failure outcomes of RFC 3261 §10.3 steps 1–7, RFC 3327 and RFC 5626 §6. */
 export type RegistrarError =

@@ -11,10 +11,10 @@
  */
 import { SipRequest, type SipResponse } from '../message/sip-message.ts'
 import { createResponse } from '../message/create-response.ts'
-import type { SipUri } from '../message/types.ts'
-import { parseUri } from '../parser/uri.ts'
-import { parseNameAddr } from '../parser/name-addr.ts'
-import { parseVia } from '../parser/via.ts'
+import type { SipUri } from '../syntax/types.ts'
+import { parseUri } from '../syntax/uri.ts'
+import { parseNameAddr } from '../syntax/name-addr.ts'
+import { parseVia } from '../syntax/via.ts'
 import { checkRequestSanity, type SanityContext } from './request-sanity.ts'
 import type { ServerTransaction, TransactionUser } from '../transaction/transaction-user.ts'
 import type { Destination, Flow } from '../transport/flow.ts'
@@ -27,7 +27,7 @@ import type { Registrar } from '../registrar/registrar.ts'
 import type { LocationService } from '../registrar/location-service.ts'
 import type { Binding } from '../registrar/binding.ts'
 import { aorKey } from '../registrar/aor.ts'
-import { logger } from '../../log.ts'
+import { logger } from '../../base/log.ts'
 
 const log = logger('sip.routing')
 

@@ -16,10 +16,10 @@
  * Reasonable syntax is the parser's job (parseMessage); loop detection and
  * Proxy-Authorization are later pipeline stages.
  */
-import type { HeaderField } from '../message/types.ts'
+import type { HeaderField } from '../syntax/types.ts'
 import type { SipRequest } from '../message/sip-message.ts'
 import { REASON_PHRASES } from '../message/create-response.ts'
-import { parseNameAddr } from '../parser/name-addr.ts'
+import { parseNameAddr } from '../syntax/name-addr.ts'
 
 export type SanityVerdict = { ok: true } | { ok: false; status: number; reason: string; headers?: HeaderField[] }
 

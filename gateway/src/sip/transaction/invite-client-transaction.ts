@@ -34,10 +34,10 @@
  * Each state is a handler method named after it (`calling`, `proceeding`, `accepted`,
  * `completed`) that receives an event; transitions are `enter<State>` methods.
  */
-import type { HeaderField } from '../message/types.ts'
+import type { HeaderField } from '../syntax/types.ts'
 import { SipRequest, type SipResponse } from '../message/sip-message.ts'
 import type { Destination, Flow } from '../transport/flow.ts'
-import type { TimerHandle } from './scheduler.ts'
+import type { TimerHandle } from '../../base/scheduler.ts'
 import type { TransactionContext } from './transaction-context.ts'
 import type { ClientTransaction, ClientTransactionHandler, TransactionState } from './transaction-user.ts'
 import { timerA, timerB, timerD, timerM } from './timers.ts'

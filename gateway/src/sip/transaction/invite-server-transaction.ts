@@ -39,7 +39,7 @@
 import { createResponse } from '../message/create-response.ts'
 import type { SipRequest, SipResponse } from '../message/sip-message.ts'
 import type { Destination, Flow } from '../transport/flow.ts'
-import type { TimerHandle } from './scheduler.ts'
+import type { TimerHandle } from '../../base/scheduler.ts'
 import type { TransactionContext } from './transaction-context.ts'
 import type { ServerTransaction, TransactionState } from './transaction-user.ts'
 import { TRYING_DELAY_MS, timerG, timerH, timerI, timerL } from './timers.ts'

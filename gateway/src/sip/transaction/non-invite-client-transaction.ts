@@ -42,7 +42,7 @@
  */
 import type { SipRequest, SipResponse } from '../message/sip-message.ts'
 import type { Destination, Flow } from '../transport/flow.ts'
-import type { TimerHandle } from './scheduler.ts'
+import type { TimerHandle } from '../../base/scheduler.ts'
 import type { TransactionContext } from './transaction-context.ts'
 import type { ClientTransaction, ClientTransactionHandler, TransactionState } from './transaction-user.ts'
 import { timerE, timerEProceeding, timerF, timerK } from './timers.ts'

@@ -48,7 +48,7 @@
  */
 import type { SipRequest, SipResponse } from '../message/sip-message.ts'
 import type { Destination, Flow } from '../transport/flow.ts'
-import type { TimerHandle } from './scheduler.ts'
+import type { TimerHandle } from '../../base/scheduler.ts'
 import type { TransactionContext } from './transaction-context.ts'
 import type { ServerTransaction, TransactionState } from './transaction-user.ts'
 import { timerJ } from './timers.ts'

@@ -5,8 +5,9 @@
  */
 import type { SipRequest } from '../message/sip-message.ts'
 import type { Flow } from '../transport/flow.ts'
-import type { Scheduler } from './scheduler.ts'
-import type { ClientTransaction, ServerTransaction, TimerValues, TransportSender } from './transaction-user.ts'
+import type { Scheduler } from '../../base/scheduler.ts'
+import type { ClientTransaction, ServerTransaction, TimerValues } from './transaction-user.ts'
+import type { TransportSender } from '../transport/transport-sender.ts'
 
 /** Why a server transaction failed (RFC 3261 §17.2.1 Timer H, §17.2.4 transport error). */
 export type ServerTransactionFailure = 'timer-h' | 'transport-error'

@@ -16,18 +16,19 @@
  */
 import { SipMessageError } from '../message/sip-message.ts'
 import type { SipMessage, SipRequest, SipResponse } from '../message/sip-message.ts'
-import type { Via } from '../message/types.ts'
+import type { Via } from '../syntax/types.ts'
 import type { Destination, Flow } from '../transport/flow.ts'
-import type { Scheduler } from './scheduler.ts'
+import type { Scheduler } from '../../base/scheduler.ts'
 import type { ServerTransactionFailure, TransactionContext } from './transaction-context.ts'
 import type {
-  ClientTransaction, ClientTransactionHandler, ServerTransaction, TimerValues, TransactionUser, TransportSender,
+  ClientTransaction, ClientTransactionHandler, ServerTransaction, TimerValues, TransactionUser,
 } from './transaction-user.ts'
+import type { TransportSender } from '../transport/transport-sender.ts'
 import { InviteClientTransaction } from './invite-client-transaction.ts'
 import { NonInviteClientTransaction } from './non-invite-client-transaction.ts'
 import { InviteServerTransaction } from './invite-server-transaction.ts'
 import { NonInviteServerTransaction } from './non-invite-server-transaction.ts'
-import { logger } from '../../log.ts'
+import { logger } from '../../base/log.ts'
 
 const log = logger('sip.transaction')
 

@@ -7,7 +7,7 @@
  * - a transport error is treated as a 503 (Service Unavailable), §8.1.3.1;
  * - a server transaction's transport error is reported to the TU, which stops using the flow.
  */
-import type { SipRequest, SipResponse, SipMessage } from '../message/sip-message.ts'
+import type { SipRequest, SipResponse } from '../message/sip-message.ts'
 import type { Destination, Flow } from '../transport/flow.ts'
 
 /** RFC 3261 §17.1.1.2 / §17.1.2.2 / §17.2.1 / §17.2.2 state names, plus RFC 6026 Accepted. */
@@ -95,18 +95,4 @@ export interface TransactionUser {
    * sent (§17.2.4). The transaction is already Terminated.
    */
   onServerTransactionFailure?(tx: ServerTransaction, cause: 'timer-h' | 'transport-error'): void
-}
-
-/** What the transaction layer needs from the transport below it. */
-export interface TransportSender {
-  /**
-   * Serializes and sends a message. Returns the flow used, or null on a transport error.
-   * For UDP retransmissions the transaction layer calls this again with the same destination.
-   */
-  send(message: SipMessage, destination: Destination): Flow | null
-  /**
-   * Where a response to `request` (received on `flow`) goes, by RFC 3261 §18.2.2 and
-   * RFC 3581 (rport): the same connection for reliable transports, else received:rport.
-   */
-  responseDestination(request: SipRequest, flow: Flow): Destination
 }

@@ -9,13 +9,13 @@ import { parseMessage } from '../parser/message-parser.ts'
 import { serializeMessage, serializeVia } from '../message/serialize.ts'
 import { SipRequest, type SipMessage } from '../message/sip-message.ts'
 import { createResponse } from '../message/create-response.ts'
-import type { HeaderField } from '../message/types.ts'
-import type { TransportSender } from '../transaction/transaction-user.ts'
+import type { HeaderField } from '../syntax/types.ts'
+import type { TransportSender } from './transport-sender.ts'
 import type { Destination, Flow, TransportProtocol } from './flow.ts'
 import type { UdpTransport } from './udp-transport.ts'
 import type { TcpTransport, TcpFlow, FrameResult } from './tcp-transport.ts'
 import type { WsFlow } from './ws-flow.ts'
-import { logger } from '../../log.ts'
+import { logger } from '../../base/log.ts'
 
 const log = logger('sip.transport')
 const encoder = new TextEncoder()

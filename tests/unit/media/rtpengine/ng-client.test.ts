@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, test } from 'bun:test'
 import { NgClient, NgError } from '../../../../gateway/src/media/rtpengine/ng-client.ts'
-import { FakeScheduler } from '../../../../gateway/src/sip/transaction/scheduler.ts'
+import { FakeScheduler } from '../../../support/fake-scheduler.ts'
 import { FakeNgServer, deadPort, echoHandler, until } from './fake-ng-server.ts'
 
 const cleanup: Array<() => unknown> = []

@@ -6,10 +6,10 @@
  */
 import { afterEach, describe, expect, test } from 'bun:test'
 import { parse } from 'sdp-transform'
-import type { Logger } from '../../../../gateway/src/log.ts'
+import type { Logger } from '../../../../gateway/src/base/log.ts'
 import { MediaError } from '../../../../gateway/src/media/media-driver.ts'
 import { RtpengineDriver, type RtpengineDriverOptions } from '../../../../gateway/src/media/rtpengine/rtpengine-driver.ts'
-import { FakeScheduler } from '../../../../gateway/src/sip/transaction/scheduler.ts'
+import { FakeScheduler } from '../../../support/fake-scheduler.ts'
 import { FakeNgServer, echoHandler, until, type NgHandler } from './fake-ng-server.ts'
 
 const WEBRTC_OFFER = [

@@ -4,7 +4,7 @@ import { digestResponse, ha1, type DigestAlgorithm } from '../../../../gateway/s
 import { parseCredentials } from '../../../../gateway/src/sip/auth/parse-credentials.ts'
 import { AUTH_FAILURES } from '../../../../gateway/src/sip/auth/auth-errors.ts'
 import { SipRequest, type SipResponse } from '../../../../gateway/src/sip/message/sip-message.ts'
-import { FakeScheduler } from '../../../../gateway/src/sip/transaction/scheduler.ts'
+import { FakeScheduler } from '../../../support/fake-scheduler.ts'
 import type { UserEntry } from '../../../../gateway/src/config/schema.ts'
 
 const REALM = 'patchbay.test'

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { NonceStore } from '../../../../gateway/src/sip/auth/nonce-store.ts'
-import { FakeScheduler } from '../../../../gateway/src/sip/transaction/scheduler.ts'
+import { FakeScheduler } from '../../../support/fake-scheduler.ts'
 
 function store(lifetime = 300, extra: { secret?: Uint8Array; maxTracked?: number } = {}) {
   const scheduler = new FakeScheduler()

@@ -9,9 +9,9 @@ import {
 } from '../../../../gateway/src/sip/message/serialize.ts'
 import { SipRequest, SipResponse, type SipMessage } from '../../../../gateway/src/sip/message/sip-message.ts'
 import { parseMessage } from '../../../../gateway/src/sip/parser/message-parser.ts'
-import { parseUri } from '../../../../gateway/src/sip/parser/uri.ts'
-import { parseNameAddr } from '../../../../gateway/src/sip/parser/name-addr.ts'
-import { parseVia } from '../../../../gateway/src/sip/parser/via.ts'
+import { parseUri } from '../../../../gateway/src/sip/syntax/uri.ts'
+import { parseNameAddr } from '../../../../gateway/src/sip/syntax/name-addr.ts'
+import { parseVia } from '../../../../gateway/src/sip/syntax/via.ts'
 
 const DIR = join(import.meta.dir, '../../../fixtures/rfc4475')
 const td = new TextDecoder()

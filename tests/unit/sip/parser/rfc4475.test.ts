@@ -9,10 +9,10 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseMessage, type ParseResult } from '../../../../gateway/src/sip/parser/message-parser.ts'
 import { checkRequestSanity, type SanityContext } from '../../../../gateway/src/sip/routing/request-sanity.ts'
-import { parseUri, unescapeUriComponent } from '../../../../gateway/src/sip/parser/uri.ts'
-import { parseNameAddr } from '../../../../gateway/src/sip/parser/name-addr.ts'
+import { parseUri, unescapeUriComponent } from '../../../../gateway/src/sip/syntax/uri.ts'
+import { parseNameAddr } from '../../../../gateway/src/sip/syntax/name-addr.ts'
 import type { SipRequest, SipResponse } from '../../../../gateway/src/sip/message/sip-message.ts'
-import type { NameAddr } from '../../../../gateway/src/sip/message/types.ts'
+import type { NameAddr } from '../../../../gateway/src/sip/syntax/types.ts'
 
 const DIR = join(import.meta.dir, '../../../fixtures/rfc4475')
 

@@ -4,11 +4,11 @@
  * flows (for sent-by values and the stateless ACK), and request/response builders.
  */
 import { afterAll, beforeAll } from 'bun:test'
-import { setLogSink } from '../../../../gateway/src/log.ts'
+import { setLogSink } from '../../../../gateway/src/base/log.ts'
 import { SipRequest, type SipResponse } from '../../../../gateway/src/sip/message/sip-message.ts'
 import { createResponse } from '../../../../gateway/src/sip/message/create-response.ts'
-import type { HeaderField } from '../../../../gateway/src/sip/message/types.ts'
-import { FakeScheduler } from '../../../../gateway/src/sip/transaction/scheduler.ts'
+import type { HeaderField } from '../../../../gateway/src/sip/syntax/types.ts'
+import { FakeScheduler } from '../../../support/fake-scheduler.ts'
 import type {
   ClientTransaction, ClientTransactionHandler, ServerTransaction, TransactionState,
 } from '../../../../gateway/src/sip/transaction/transaction-user.ts'

@@ -8,7 +8,7 @@
 import { describe, expect, test } from 'bun:test'
 import type { SipRequest } from '../../../../gateway/src/sip/message/sip-message.ts'
 import { branchLoopHash, loopHash } from '../../../../gateway/src/sip/proxy/branch.ts'
-import { parseNameAddr } from '../../../../gateway/src/sip/parser/name-addr.ts'
+import { parseNameAddr } from '../../../../gateway/src/sip/syntax/name-addr.ts'
 import {
   CANCEL_TIMEOUT, PORTS, TIMER_C, captureLogs, flowTarget, recordingFlow, setupProxy, uacCancel, uacRequest, udpTarget,
   type FakeClientTx,

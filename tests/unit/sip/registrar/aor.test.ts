@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { parseUri } from '../../../../gateway/src/sip/parser/uri.ts'
+import { parseUri } from '../../../../gateway/src/sip/syntax/uri.ts'
 import { aorKey } from '../../../../gateway/src/sip/registrar/aor.ts'
 import { bindingKey, normalizeInstanceId, sipUrisEquivalent } from '../../../../gateway/src/sip/registrar/binding.ts'
 

@@ -3,8 +3,8 @@
  * a fake Flow, and a registrar wired to a FakeScheduler.
  */
 import { SipRequest, type SipResponse } from '../../../../gateway/src/sip/message/sip-message.ts'
-import type { HeaderField } from '../../../../gateway/src/sip/message/types.ts'
-import { FakeScheduler } from '../../../../gateway/src/sip/transaction/scheduler.ts'
+import type { HeaderField } from '../../../../gateway/src/sip/syntax/types.ts'
+import { FakeScheduler } from '../../../support/fake-scheduler.ts'
 import type { Flow, TransportProtocol } from '../../../../gateway/src/sip/transport/flow.ts'
 import { LocationService, type BindingPersistence } from '../../../../gateway/src/sip/registrar/location-service.ts'
 import { Registrar } from '../../../../gateway/src/sip/registrar/registrar.ts'

@@ -3,15 +3,16 @@
  * recording TU and client handler, and small builders for requests and responses.
  */
 import { afterAll, beforeAll } from 'bun:test'
-import { setLogSink, setLogLevel, type LogLevel } from '../../../../gateway/src/log.ts'
+import { setLogSink, setLogLevel, type LogLevel } from '../../../../gateway/src/base/log.ts'
 import { SipRequest, type SipMessage, type SipResponse } from '../../../../gateway/src/sip/message/sip-message.ts'
 import { createResponse } from '../../../../gateway/src/sip/message/create-response.ts'
-import type { HeaderField } from '../../../../gateway/src/sip/message/types.ts'
+import type { HeaderField } from '../../../../gateway/src/sip/syntax/types.ts'
 import type { Destination, Flow, TransportProtocol } from '../../../../gateway/src/sip/transport/flow.ts'
-import { FakeScheduler } from '../../../../gateway/src/sip/transaction/scheduler.ts'
+import { FakeScheduler } from '../../../support/fake-scheduler.ts'
 import type {
-  ClientTransaction, ClientTransactionHandler, ServerTransaction, TimerValues, TransactionUser, TransportSender,
+  ClientTransaction, ClientTransactionHandler, ServerTransaction, TimerValues, TransactionUser,
 } from '../../../../gateway/src/sip/transaction/transaction-user.ts'
+import type { TransportSender } from '../../../../gateway/src/sip/transport/transport-sender.ts'
 import { DEFAULT_TIMERS } from '../../../../gateway/src/sip/transaction/transaction-user.ts'
 import { TransactionLayer } from '../../../../gateway/src/sip/transaction/transaction-layer.ts'
 import type { ServerTransactionFailure } from '../../../../gateway/src/sip/transaction/transaction-context.ts'

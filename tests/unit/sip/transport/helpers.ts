@@ -4,7 +4,7 @@
  * small request builder that writes wire text (CRLF line ends, exact Content-Length).
  */
 import { afterAll, beforeAll } from 'bun:test'
-import { setLogSink } from '../../../../gateway/src/log.ts'
+import { setLogSink } from '../../../../gateway/src/base/log.ts'
 import { parseMessage } from '../../../../gateway/src/sip/parser/message-parser.ts'
 import type { SipMessage } from '../../../../gateway/src/sip/message/sip-message.ts'
 import { SipText } from '../../../support/sip-text.ts'

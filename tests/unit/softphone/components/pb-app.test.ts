@@ -1,6 +1,6 @@
 import { deepQuery, deepQueryAll, deepText, settle, useDom } from '../../../support/happy-dom.ts'
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
-import { FakeScheduler } from '../../../../gateway/src/sip/transaction/scheduler.ts'
+import { FakeScheduler } from '../../../support/fake-scheduler.ts'
 import type { AppServices, PbApp } from '../../../../softphone/src/components/pb-app.ts'
 import '../../../../softphone/src/components/pb-app.ts'
 import type { ToneKind } from '../../../../softphone/src/audio/ringtone.ts'

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, test } from 'bun:test'
-import { FakeScheduler } from '../../../../gateway/src/sip/transaction/scheduler.ts'
+import { FakeScheduler } from '../../../support/fake-scheduler.ts'
 import { CallController, ENDED_DISPLAY_MS, NOTICE_DISPLAY_MS } from '../../../../softphone/src/controllers/call-controller.ts'
 import type { ToneKind } from '../../../../softphone/src/audio/ringtone.ts'
 import { FakeHost } from '../fake-host.ts'

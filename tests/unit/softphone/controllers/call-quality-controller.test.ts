@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { FakeScheduler } from '../../../../gateway/src/sip/transaction/scheduler.ts'
+import { FakeScheduler } from '../../../support/fake-scheduler.ts'
 import { CallQualityController, rateQuality, readQualityStats } from '../../../../softphone/src/controllers/call-quality-controller.ts'
 import { FakeHost } from '../fake-host.ts'
 

@@ -3,8 +3,8 @@
  * the relay (1000 Hz one way, 440 Hz the other).
  */
 import { describe, expect, test } from 'bun:test'
-import { g711Decode, g711Encode } from '../../../../gateway/src/media/embedded/g711.ts'
-import { goertzelPower, sineTone } from '../../../../gateway/src/media/embedded/goertzel.ts'
+import { g711Decode, g711Encode } from '../../../support/dsp/g711.ts'
+import { goertzelPower, sineTone } from '../../../support/dsp/goertzel.ts'
 
 describe('goertzelPower', () => {
   test('a pure 1000 Hz sine of amplitude A measures A² at 1000 Hz and almost nothing at 440 Hz', () => {

@@ -9,7 +9,7 @@
  * A receiver accepts the full unsigned 32-bit range (RFC 4475 §3.1.2.4 scalar02: a value
  * above 2**32-1 is an error); leading zeros are legal (wsinv "0009").
  */
-import type { CSeq } from '../message/types.ts'
+import type { CSeq } from './types.ts'
 import { CHAR_CLASS, C_TOKEN } from './uri.ts'
 
 const MAX_SEQ = 4294967295

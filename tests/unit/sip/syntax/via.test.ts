@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { parseVia } from '../../../../gateway/src/sip/parser/via.ts'
-import { parseCSeq } from '../../../../gateway/src/sip/parser/cseq.ts'
+import { parseVia } from '../../../../gateway/src/sip/syntax/via.ts'
+import { parseCSeq } from '../../../../gateway/src/sip/syntax/cseq.ts'
 
 describe('parseVia (RFC 3261 §20.42)', () => {
   test('the usual value', () => {

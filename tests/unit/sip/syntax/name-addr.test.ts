@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { parseNameAddr, unquoteString } from '../../../../gateway/src/sip/parser/name-addr.ts'
+import { parseNameAddr, unquoteString } from '../../../../gateway/src/sip/syntax/name-addr.ts'
 
 describe('parseNameAddr (RFC 3261 §20.10, §25.1)', () => {
   test('quoted display name, URI in <>, header params', () => {

@@ -3,8 +3,8 @@
  * are the wire octets, bit inversions included).
  */
 import { describe, expect, test } from 'bun:test'
-import { aLawDecodeSample, aLawEncodeSample, g711Decode, g711Encode, muLawDecodeSample, muLawEncodeSample } from '../../../../gateway/src/media/embedded/g711.ts'
-import { sineTone } from '../../../../gateway/src/media/embedded/goertzel.ts'
+import { aLawDecodeSample, aLawEncodeSample, g711Decode, g711Encode, muLawDecodeSample, muLawEncodeSample } from '../../../support/dsp/g711.ts'
+import { sineTone } from '../../../support/dsp/goertzel.ts'
 
 describe('mu-law (PCMU)', () => {
   test('silence: 0 encodes as 0xFF and 0xFF / 0x7F decode to 0', () => {

@@ -10,7 +10,7 @@
  * The message parser splits comma-separated Via lists into one value per field before
  * calling this.
  */
-import type { Params, Via } from '../message/types.ts'
+import type { Params, Via } from './types.ts'
 import { CHAR_CLASS, C_HOST, C_TOKEN, lowerAscii, parseHeaderParams, skipWs } from './uri.ts'
 
 function scanToken(s: string, i: number, end: number): number {

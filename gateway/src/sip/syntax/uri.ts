@@ -5,7 +5,7 @@
  * Everything here scans with charCodeAt over one string and slices once per component;
  * nothing throws, every failure is `null`.
  */
-import type { Params, SipUri } from '../message/types.ts'
+import type { Params, SipUri } from './types.ts'
 
 // ---------------------------------------------------------------------------------------
 // Character classes (RFC 3261 §25.1). One byte of flags per ASCII code; codes >= 128 are in

@@ -19,7 +19,7 @@
  * - regbadct: an addr-spec without brackets that contains "?" is rejected.
  * - baddn: a display name with non-token characters must be quoted, else rejected.
  */
-import type { NameAddr, Params, SipUri } from '../message/types.ts'
+import type { NameAddr, Params, SipUri } from './types.ts'
 import { CHAR_CLASS, C_TOKEN, C_WS, parseHeaderParams, parseUri, scanQuoted } from './uri.ts'
 
 /** Resolves quoted-pairs (`\"` -> `"`, `\\` -> `\`) in the inside of a quoted-string. */

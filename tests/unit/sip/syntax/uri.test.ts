@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { parseUri, unescapeUriComponent } from '../../../../gateway/src/sip/parser/uri.ts'
+import { parseUri, unescapeUriComponent } from '../../../../gateway/src/sip/syntax/uri.ts'
 
 describe('parseUri: sip and sips (RFC 3261 §19.1)', () => {
   test('user, password, host, port, params and headers', () => {
