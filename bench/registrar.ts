@@ -24,6 +24,7 @@ import { RealScheduler } from '../gateway/src/base/scheduler.ts'
 import type { Flow, TransportProtocol } from '../gateway/src/sip/transport/flow.ts'
 import { BindingStore } from '../gateway/src/store/binding-store.ts'
 import { openDatabase } from '../gateway/src/store/database.ts'
+import { LocalAddresses } from '../gateway/src/base/local-addresses.ts'
 
 const USERS = Number(process.argv[2] ?? 20000)
 const ROUNDS = Number(process.argv[3] ?? 3)
@@ -113,7 +114,7 @@ async function runConfig(workload: Workload, storeKind: StoreKind): Promise<Row[
   }
   const location = new LocationService({ scheduler, store })
   const registrar = new Registrar({
-    location, domain: DOMAIN, isLocalHost: (h) => h === '127.0.0.1', scheduler,
+    location, local: new LocalAddresses(DOMAIN, ['127.0.0.1']), scheduler,
     minExpires: 60, maxExpires: 3600, defaultExpires: 600,
   })
   const transport: TransportProtocol = workload === 'udp' ? 'UDP' : 'WSS'

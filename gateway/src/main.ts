@@ -1,15 +1,154 @@
 /**
- * Patchbay gateway CLI: `bun gateway/src/main.ts [--config DIR]` (`bun run start`).
+ * The composition root, and the only place that starts listeners.
  *
- * Without --config it runs the embedded defaults (loopback only, demo users). With a config
- * folder (see sip-config/README.md), SIGHUP reloads it; a bad file is reported with file,
- * line and field and the gateway keeps running the configuration it had.
+ * - `startGateway(config)` builds the object graph (`createGateway`, gateway.ts: binds
+ *   nothing) and then starts the listeners it needs: SIP over UDP, TCP and TLS, the STUN
+ *   binding service, and the HTTP server (softphone, REST API, SIP over WebSocket).
+ *   Tests call it; ports of 0 pick free ones (reported in the result).
+ * - Run as a program, it is the gateway CLI: `bun gateway/src/main.ts [--config DIR]`
+ *   (`npm start` runs `bun run build --if-stale` first, so the softphone bundle exists).
+ *   Without --config it runs the embedded defaults (loopback only, demo users). With a
+ *   config folder (see sip-config/README.md), SIGHUP reloads it; a bad file is reported
+ *   with file, line and field and the gateway keeps running the configuration it had.
  */
+import { join } from 'node:path'
 import { loadConfig, formatConfigError } from './config/loader.ts'
-import { startGateway } from './gateway.ts'
+import type { GatewayConfig } from './config/schema.ts'
+import { checkListenPolicy } from './config/listen-policy.ts'
 import { logger } from './base/log.ts'
+import type { Scheduler } from './base/scheduler.ts'
+import { createGateway, type Gateway } from './gateway.ts'
+import { UdpTransport } from './sip/transport/udp-transport.ts'
+import { TcpTransport, type TcpFlow } from './sip/transport/tcp-transport.ts'
+import type { TransactionLayer } from './sip/transaction/transaction-layer.ts'
+import type { TransportLayer } from './sip/transport/transport-layer.ts'
+import type { SipMessage } from './sip/message/sip-message.ts'
+import type { StatefulProxy } from './sip/proxy/stateful-proxy.ts'
+import type { AnchoredCalls } from './sip/proxy/anchored-calls.ts'
+import type { LocationService } from './sip/registrar/location-service.ts'
+import type { MediaDriver } from './media/media-driver.ts'
+import { loadStaticAssets, type StaticAsset } from './http/softphone-plugin.ts'
 
 const log = logger('gateway.main')
+
+/** Where `bun run build` writes the softphone (softphone/build.ts SOFTPHONE_DIST). */
+const SOFTPHONE_DIST = join(import.meta.dir, '..', '..', 'softphone', 'dist')
+
+export interface RunningGateway {
+  config: GatewayConfig
+  /** 'http://127.0.0.1:PORT' (https with TLS). */
+  httpUrl: string
+  /** 'ws://127.0.0.1:PORT/sip' (wss with TLS). */
+  wsUrl: string
+  httpPort: number
+  udpPort: number
+  tcpPort: number
+  tlsPort: number | null
+  stunPort: number | null
+  /** Live objects, for tests and metrics. */
+  readonly internals: {
+    transport: TransportLayer
+    transactions: TransactionLayer
+    proxy: StatefulProxy
+    /** Anchored calls, or null with media.driver none. */
+    anchoredCalls: AnchoredCalls | null
+    location: LocationService
+    /** The media driver anchoring WebRTC <-> RTP calls, or null with media.driver none. */
+    media: MediaDriver | null
+  }
+  /**
+   * Applies a newly loaded configuration where that can be done live (users, log level).
+   * Returns the names of settings that need a restart to take effect.
+   */
+  reload(config: GatewayConfig): string[]
+  stop(): Promise<void>
+}
+
+export interface StartOptions {
+  scheduler?: Scheduler
+  /** The softphone's files; default: read from softphone/dist (null when not built). */
+  softphone?: Map<string, StaticAsset> | null
+}
+
+/**
+ * Builds the gateway and starts its listeners.
+ * @throws Error when the listen policy refuses the config (demo passwords on a non-loopback
+ *   address) or a port cannot be bound.
+ */
+export async function startGateway(config: GatewayConfig, options: StartOptions = {}): Promise<RunningGateway> {
+  const policy = checkListenPolicy(config)
+  if (policy !== null) throw new Error(policy)
+  const softphone = options.softphone !== undefined ? options.softphone : loadStaticAssets(SOFTPHONE_DIST)
+  if (softphone === null) log.warn('the softphone is not built (softphone/dist): run `bun run build`; / answers 503')
+  const g = createGateway(config, { scheduler: options.scheduler, softphone })
+  const listeners = await listen(g)
+  const { transport } = g
+  const secure = config.http.tls !== undefined
+  const scheme = secure ? 'https' : 'http'
+  const hostForUrl = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host
+  log.info('gateway started', {
+    domain: config.domain, http: g.httpPort, udp: listeners.udp.port, tcp: listeners.tcp.port, tls: listeners.tls?.port ?? null,
+    stun: g.stun?.port ?? null, users: g.users.size, bindingsRestored: g.bindingsRestored,
+  })
+  return {
+    config,
+    httpUrl: `${scheme}://${hostForUrl}:${g.httpPort}`,
+    wsUrl: `${secure ? 'wss' : 'ws'}://${hostForUrl}:${g.httpPort}/sip`,
+    httpPort: g.httpPort,
+    udpPort: listeners.udp.port,
+    tcpPort: listeners.tcp.port,
+    tlsPort: listeners.tls?.port ?? null,
+    stunPort: g.stun?.port ?? null,
+    internals: { transport, transactions: g.transactions, proxy: g.proxy, anchoredCalls: g.anchoredCalls, location: g.location, media: g.media },
+    reload: (next) => g.reload(next),
+    async stop() {
+      await g.http.stop(true)
+      listeners.udp.stop()
+      listeners.tcp.stop()
+      listeners.tls?.stop()
+      g.stun?.stop()
+      await g.close()
+    },
+  }
+}
+
+/** Binds UDP, TCP, TLS (when configured), STUN (when enabled) and HTTP for a built gateway. */
+async function listen(g: Gateway): Promise<{ udp: UdpTransport; tcp: TcpTransport; tls: TcpTransport | null }> {
+  const { config, transport } = g
+  const udp = new UdpTransport()
+  await udp.start({
+    host: config.sip.host,
+    port: config.sip.udpPort,
+    onDatagram: (d, f) => transport.receiveDatagram(d, f),
+    onError: (e) => log.debug('udp socket error', { error: (e as Error & { code?: string }).code ?? e.message }),
+  })
+  transport.attachUdp(udp)
+  const tcpHandlers = {
+    frame: transport.frame,
+    onMessage: (d: Uint8Array, m: SipMessage, f: TcpFlow) => transport.receiveFramed(d, m, f),
+    onFramingError: transport.framingError,
+    onFlowOpen: transport.tcpOpened,
+    onFlowClosed: transport.tcpClosed,
+  }
+  const tcp = new TcpTransport()
+  await tcp.start({ host: config.sip.host, port: config.sip.tcpPort, transport: 'TCP', ...tcpHandlers })
+  transport.attachTcp(tcp, 'TCP')
+  let tls: TcpTransport | null = null
+  if (config.sip.tlsPort !== undefined && config.sip.tls) {
+    tls = new TcpTransport()
+    await tls.start({ host: config.sip.host, port: config.sip.tlsPort, transport: 'TLS', tls: config.sip.tls, ...tcpHandlers })
+    transport.attachTcp(tls, 'TLS')
+  }
+  if (g.stun) await g.stun.start({ host: config.ice.stun.host ?? config.sip.host, port: config.ice.stun.port })
+  g.http.listen({
+    hostname: config.http.host,
+    port: config.http.port,
+    ...(config.http.tls ? { tls: { cert: Bun.file(config.http.tls.cert), key: Bun.file(config.http.tls.key) } } : {}),
+  })
+  g.httpPort = g.http.server!.port!
+  transport.setWebSocketPort(config.http.tls ? 'WSS' : 'WS', g.httpPort)
+  return { udp, tcp, tls }
+}
 
 function usage(): never {
   console.error('usage: bun gateway/src/main.ts [--config DIR]\n  DIR holds gateway.yaml and users.yaml (see sip-config/README.md)')
@@ -31,46 +170,51 @@ function parseArgs(argv: string[]): { configDir: string | null } {
   return { configDir }
 }
 
-const { configDir } = parseArgs(process.argv.slice(2))
-const loaded = loadConfig(configDir)
-if (!loaded.ok) {
-  for (const e of loaded.errors) console.error(formatConfigError(e))
-  console.error(`patchbay: configuration refused (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'})`)
-  process.exit(1)
-}
+/** The CLI: load the configuration, start, print where everything listens, handle signals. */
+async function runCli(): Promise<void> {
+  const { configDir } = parseArgs(process.argv.slice(2))
+  const loaded = loadConfig(configDir)
+  if (!loaded.ok) {
+    for (const e of loaded.errors) console.error(formatConfigError(e))
+    console.error(`patchbay: configuration refused (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'})`)
+    process.exit(1)
+  }
 
-let gateway: Awaited<ReturnType<typeof startGateway>>
-try {
-  gateway = await startGateway(loaded.config)
-} catch (e) {
-  console.error(`patchbay: ${(e as Error).message}`)
-  process.exit(1)
-}
+  let gateway: RunningGateway
+  try {
+    gateway = await startGateway(loaded.config)
+  } catch (e) {
+    console.error(`patchbay: ${(e as Error).message}`)
+    process.exit(1)
+  }
 
-const c = gateway.config
-console.log(`Patchbay gateway for ${c.domain}
+  const c = gateway.config
+  console.log(`Patchbay gateway for ${c.domain}
   softphone      ${gateway.httpUrl}/
   SIP WebSocket  ${gateway.wsUrl}
   SIP UDP        ${c.sip.host}:${gateway.udpPort}
   SIP TCP        ${c.sip.host}:${gateway.tcpPort}${gateway.tlsPort ? `\n  SIP TLS        ${c.sip.host}:${gateway.tlsPort}` : ''}${gateway.stunPort ? `\n  STUN           ${c.ice.stun.host ?? c.sip.host}:${gateway.stunPort}` : ''}
   config         ${configDir ?? 'embedded defaults (demo users alice, bob, carol)'}`)
 
-process.on('SIGHUP', () => {
-  if (configDir === null) {
-    log.info('SIGHUP ignored: running the embedded defaults')
-    return
-  }
-  const next = loadConfig(configDir)
-  if (!next.ok) {
-    for (const e of next.errors) log.error('configuration reload refused; keeping the running one', { error: formatConfigError(e) })
-    return
-  }
-  const restart = gateway.reload(next.config)
-  log.info('configuration reloaded', { needsRestart: restart })
-})
-
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    void gateway.stop().then(() => process.exit(0))
+  process.on('SIGHUP', () => {
+    if (configDir === null) {
+      log.info('SIGHUP ignored: running the embedded defaults')
+      return
+    }
+    const next = loadConfig(configDir)
+    if (!next.ok) {
+      for (const e of next.errors) log.error('configuration reload refused; keeping the running one', { error: formatConfigError(e) })
+      return
+    }
+    const restart = gateway.reload(next.config)
+    log.info('configuration reloaded', { needsRestart: restart })
   })
+
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      void gateway.stop().then(() => process.exit(0))
+    })
+  }
 }
+
+if (import.meta.main) await runCli()

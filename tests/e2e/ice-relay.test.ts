@@ -21,7 +21,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createHmac } from 'node:crypto'
 import type { Browser } from 'playwright-core'
-import { startGateway, type RunningGateway } from '../../gateway/src/gateway.ts'
+import { startGateway, type RunningGateway } from '../../gateway/src/main.ts'
 import { testConfig } from '../support/gateway.ts'
 import { PeerSet } from '../support/processes.ts'
 import {

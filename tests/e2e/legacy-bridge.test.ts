@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
-import { startGateway, type RunningGateway } from '../../gateway/src/gateway.ts'
+import { startGateway, type RunningGateway } from '../../gateway/src/main.ts'
 import { testConfig } from '../support/gateway.ts'
 import { Baresip, toneInRecording } from '../support/baresip.ts'
 import { startRtpengine, type RunningRtpengine } from '../support/rtpengine.ts'
@@ -63,7 +63,7 @@ for (const driver of ['embedded', 'rtpengine'] as const) {
       await waitForCall(alice.page, (c) => c.state === 'connected')
       await waitForTone(alice.page, PHONE_HZ, 15_000)
       console.log(`[${driver}] browser -> baresip: dial to ${PHONE_HZ} Hz heard in ${Date.now() - t0} ms`)
-      expect(gateway.internals.proxy.anchored.size).toBe(1)
+      expect(gateway.internals.anchoredCalls!.size).toBe(1)
       await Bun.sleep(1500) // let baresip record the browser's tone
       await alice.page.locator('pb-call-card button[aria-label="Hang up"]').click()
       await waitForIdle(alice.page)
@@ -72,7 +72,7 @@ for (const driver of ['embedded', 'rtpengine'] as const) {
       expect(recs.length).toBeGreaterThan(before)
       const heard = toneInRecording(recs[recs.length - 1]!, BROWSER_HZ, PHONE_HZ)
       expect(heard.target).toBeGreaterThan(heard.other * 10)
-      expect(gateway.internals.proxy.anchored.size).toBe(0)
+      expect(gateway.internals.anchoredCalls!.size).toBe(0)
       expect(gateway.internals.media?.activeSessions ?? -1).toBe(0)
     })
 
@@ -117,7 +117,7 @@ for (const driver of ['embedded', 'rtpengine'] as const) {
       while (Date.now() < deadline && !/BYE|closed|terminated/i.test(carol.process.output().slice(mark))) await Bun.sleep(100)
       expect(carol.process.output().slice(mark)).toMatch(/BYE|closed|terminated/i)
       console.log(`[${driver}] WebSocket closed -> baresip saw the call end in ${Date.now() - closedAt} ms`)
-      expect(gateway.internals.proxy.anchored.size).toBe(0)
+      expect(gateway.internals.anchoredCalls!.size).toBe(0)
       expect(gateway.internals.media?.activeSessions ?? -1).toBe(0)
       alice = await openSoftphone(browser, gateway.httpUrl, { toneHz: BROWSER_HZ, label: `alice-${driver}-2` })
       await signIn(alice.page, 'alice', 'alice-demo')

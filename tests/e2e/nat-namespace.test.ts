@@ -121,7 +121,7 @@ async function startGatewayIn(ns: string): Promise<{ process: PeerProcess; url: 
   config.usesDemoPasswords = false
   const runner = join(workDir, 'run-gateway.ts')
   writeFileSync(runner, [
-    `import { startGateway } from ${JSON.stringify(join(REPO, 'gateway/src/gateway.ts'))}`,
+    `import { startGateway } from ${JSON.stringify(join(REPO, 'gateway/src/main.ts'))}`,
     `const gateway = await startGateway(JSON.parse(process.env.PB_CONFIG!))`,
     `console.log('PATCHBAY-READY ' + gateway.httpUrl)`,
     `for (const s of ['SIGTERM', 'SIGINT'] as const) process.on(s, () => void gateway.stop().then(() => process.exit(0)))`,

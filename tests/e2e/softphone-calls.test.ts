@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
-import { startGateway } from '../../gateway/src/gateway.ts'
+import { startGateway } from '../../gateway/src/main.ts'
 import { testConfig } from '../support/gateway.ts'
 import {
   calls,

@@ -16,7 +16,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Browser, Page } from 'playwright-core'
-import { startGateway, type RunningGateway } from '../../gateway/src/gateway.ts'
+import { startGateway, type RunningGateway } from '../../gateway/src/main.ts'
 import { testConfig } from '../support/gateway.ts'
 import {
   dial,

@@ -7,7 +7,7 @@
  *   afterAll(() => gw.stop())
  */
 import { loadConfig, formatConfigError } from '../../gateway/src/config/loader.ts'
-import { startGateway, type RunningGateway } from '../../gateway/src/gateway.ts'
+import { startGateway, type RunningGateway } from '../../gateway/src/main.ts'
 import type { GatewayConfig, UserEntry } from '../../gateway/src/config/schema.ts'
 import { ha1 } from './digest.ts'
 

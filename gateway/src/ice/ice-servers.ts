@@ -105,3 +105,18 @@ export function buildIceServers(input: BuildIceServersInput): IceServersResult {
   }
   return { iceServers, ttlSeconds: turn.ttlSeconds }
 }
+
+/** Lifetime of the gateway's own TURN credential, seconds: longer than any uptime. */
+const MEDIA_ENGINE_TURN_TTL = 20 * 365 * 86400
+
+/**
+ * The TURN servers the gateway's own media engine (the embedded driver) uses towards
+ * browsers: the same `ice.turn.urls` softphones get. Its credential never leaves this
+ * process and lives as long as it, so it is minted once with a lifetime far beyond any
+ * uptime (clients get short ones). Empty when no TURN secret is configured.
+ */
+export function mediaEngineTurnServers(config: IceServersConfig, secret: string | undefined, nowUnixSeconds: number): IceServer[] {
+  const own = { ...config, ice: { ...config.ice, turn: { ...config.ice.turn, ttlSeconds: MEDIA_ENGINE_TURN_TTL } } }
+  const result = buildIceServers({ config: own, userId: 'patchbay-media', nowUnixSeconds, secret })
+  return result.iceServers.filter((s) => String(s.urls).startsWith('turn'))
+}

@@ -359,7 +359,7 @@ const endings: Record<Ending, number> = { 'bye-caller': 0, 'bye-callee': 0, canc
 function note(relayPort: number): void {
   const i = gateway.internals
   seen.activeSessions = Math.max(seen.activeSessions, i.media!.activeSessions)
-  seen.anchored = Math.max(seen.anchored, i.proxy.anchored.size)
+  seen.anchored = Math.max(seen.anchored, i.anchoredCalls!.size)
   seen.pendingInvites = Math.max(seen.pendingInvites, i.proxy.pendingInvites)
   seen.transactions = Math.max(seen.transactions, i.transactions.size)
   seen.extraUdpSockets = Math.max(seen.extraUdpSockets, ownUdpSockets() - baselineUdpSockets)
@@ -419,7 +419,7 @@ async function oneCall(alice: WsSipClient, ending: Ending): Promise<void> {
       await Bun.sleep(20)
     }
     note(relayPort)
-    expect(gateway.internals.proxy.anchored.size).toBeGreaterThan(0)
+    expect(gateway.internals.anchoredCalls!.size).toBeGreaterThan(0)
     expect(gateway.internals.media!.activeSessions).toBeGreaterThan(0)
 
     switch (ending) {
@@ -477,10 +477,10 @@ describe('many anchored calls through the gateway (embedded driver) leave nothin
 
     const i = gateway.internals
     // Releases are asynchronous (driver.delete closes werift's peer connection).
-    await until(() => i.media!.activeSessions === 0 && i.proxy.anchored.size === 0 && i.proxy.pendingInvites === 0, 'sessions, dialogs and pending INVITEs to go', 5_000)
+    await until(() => i.media!.activeSessions === 0 && i.anchoredCalls!.size === 0 && i.proxy.pendingInvites === 0, 'sessions, dialogs and pending INVITEs to go', 5_000)
       .catch(() => {})
     expect(i.media!.activeSessions).toBe(0)
-    expect(i.proxy.anchored.size).toBe(0)
+    expect(i.anchoredCalls!.size).toBe(0)
     expect(i.proxy.pendingInvites).toBe(0)
 
     // Every RTP/RTCP port of the driver's range is free again, and so is every UDP socket

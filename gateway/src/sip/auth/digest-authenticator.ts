@@ -10,7 +10,7 @@ import type { SipRequest, SipResponse } from '../message/sip-message.ts'
 import { createResponse } from '../message/create-response.ts'
 import type { HeaderField } from '../syntax/types.ts'
 import type { Scheduler } from '../../base/scheduler.ts'
-import type { UserEntry } from '../../config/schema.ts'
+import type { UserCredentials } from '../../base/user-credentials.ts'
 import { digestResponse, hexDigestEquals, parseDigestAlgorithm, type DigestAlgorithm } from './digest.ts'
 import { parseCredentials, type DigestCredentials } from './parse-credentials.ts'
 import { NonceStore } from './nonce-store.ts'
@@ -22,7 +22,7 @@ export interface DigestAuthenticatorOptions {
   /** Digest realm in challenges; credentials for other realms are ignored. */
   realm: string
   /** The user's stored HA1s, or undefined when there is no such user. */
-  lookupUser(username: string): UserEntry | undefined
+  lookupUser(username: string): UserCredentials | undefined
   /** Clock for nonce timestamps and lifetime. */
   scheduler: Scheduler
   /** Seconds a nonce stays valid before it is stale. */
@@ -72,7 +72,7 @@ function randomTag(): string {
 export class DigestAuthenticator {
   readonly realm: string
   readonly nonces: NonceStore
-  private readonly lookupUser: (username: string) => UserEntry | undefined
+  private readonly lookupUser: (username: string) => UserCredentials | undefined
   private readonly algorithms: readonly DigestAlgorithm[]
   /**
    * Random per authenticator. RFC 7616 §3.3 lets the server put state in `opaque`; ours is

@@ -73,6 +73,7 @@ const INCOMPLETE: ParseResult = Object.freeze({ ok: false, incomplete: true }) a
 const EMPTY_BODY = new Uint8Array(0)
 /** Non-fatal: malformed UTF-8 in a header becomes U+FFFD rather than failing the message. */
 const decoder = new TextDecoder('utf-8')
+const encoder = new TextEncoder()
 
 /** Header names met in nearly every message: matched without a substring or a hash. */
 const internHeaderName = makeInterner([
@@ -168,6 +169,55 @@ export function parseMessage(data: Uint8Array, options?: ParseOptions): ParseRes
   }
 }
 
+/**
+ * Parses one SIP message that arrived as text: a WebSocket text frame (RFC 7118 §5.1: one
+ * message per frame; message framing as for UDP, §18.3). The head is read from the string as
+ * it is, without encoding it to bytes and decoding it back; only the body is encoded (bodies
+ * are octets: Content-Length counts bytes, mpart01). `consumed` counts the head in UTF-16
+ * code units plus the body in octets (only stream callers use it, and text is never a stream).
+ * @returns see {@link ParseResult}; never throws.
+ */
+export function parseMessageText(text: string): ParseResult {
+  try {
+    const len = text.length
+    let pos = 0
+    while (pos < len && (text.charCodeAt(pos) === 13 || text.charCodeAt(pos) === 10)) pos++
+    if (pos >= len) return fail('empty message', null, null, [])
+    let headEnd = -1
+    let bodyStart = -1
+    let p = pos
+    for (;;) {
+      const lf = text.indexOf('\n', p)
+      if (lf < 0) break
+      const q = lf + 1
+      if (q >= len) break
+      const c = text.charCodeAt(q)
+      if (c === 10) {
+        headEnd = q
+        bodyStart = q + 1
+        break
+      }
+      if (c === 13) {
+        if (q + 1 >= len) break
+        if (text.charCodeAt(q + 1) === 10) {
+          headEnd = q
+          bodyStart = q + 2
+          break
+        }
+      }
+      p = q
+    }
+    if (headEnd < 0) {
+      headEnd = len
+      bodyStart = len
+    }
+    const body = bodyStart < len ? encoder.encode(text.slice(bodyStart)) : EMPTY_BODY
+    return parseHead(text.slice(pos, headEnd), body, bodyStart, false)
+  } catch (e) {
+    return fail('internal parser error: ' + (e instanceof Error ? e.message : String(e)), null, null, [])
+  }
+}
+
 function parse(data: Uint8Array, stream: boolean): ParseResult {
   const len = data.length
   let pos = 0
@@ -206,8 +256,15 @@ function parse(data: Uint8Array, stream: boolean): ParseResult {
     headEnd = len
     bodyStart = len
   }
+  return parseHead(decoder.decode(data.subarray(pos, headEnd)), data.subarray(bodyStart), bodyStart, stream)
+}
 
-  const head = decoder.decode(data.subarray(pos, headEnd))
+/**
+ * The header section as text (from the start-line to just past the LF of its last line)
+ * and the bytes after the empty line. `bodyOffset` is where those bytes start in the
+ * input, for `consumed`.
+ */
+function parseHead(head: string, rest: Uint8Array, bodyOffset: number, stream: boolean): ParseResult {
   const H = head.length
 
   // ---- Start-line (§7.1, §7.2) ----
@@ -412,12 +469,13 @@ function parse(data: Uint8Array, stream: boolean): ParseResult {
   /** A bad request is answered with 400; anything else is dropped (status null). */
   const status400: number | null = isRequest ? 400 : null
   if (clError !== null) return fail(clError, status400, kind, headers, method, uri)
+  const len = rest.length
   let bodyEnd: number
   if (contentLength < 0) {
     if (stream) return fail('missing Content-Length on a stream transport', status400, kind, headers, method, uri)
     bodyEnd = len
   } else {
-    bodyEnd = bodyStart + contentLength
+    bodyEnd = contentLength
     if (bodyEnd > len) {
       if (stream) return INCOMPLETE
       // clerr: "If the transport packet ends before the end of the message body, this is
@@ -428,7 +486,7 @@ function parse(data: Uint8Array, stream: boolean): ParseResult {
       bodyEnd = len
     }
   }
-  const consumed = bodyEnd
+  const consumed = bodyOffset + bodyEnd
 
   if (startError !== null) {
     return fail(startError, isRequest ? startStatus : null, kind, headers, method, uri, consumed)
@@ -478,7 +536,7 @@ function parse(data: Uint8Array, stream: boolean): ParseResult {
     }
   }
 
-  const body = bodyEnd > bodyStart ? data.slice(bodyStart, bodyEnd) : EMPTY_BODY
+  const body = bodyEnd > 0 ? rest.slice(0, bodyEnd) : EMPTY_BODY
   const message = isRequest
     ? new SipRequest(method!, uri!, headers, body)
     : new SipResponse(status, reason, headers, body)

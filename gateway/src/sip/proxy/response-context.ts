@@ -10,7 +10,8 @@
  */
 import type { SipResponse } from '../message/sip-message.ts'
 import type { ClientTransaction, ServerTransaction } from '../transaction/transaction-user.ts'
-import type { ForwardOptions } from './stateful-proxy.ts'
+import type { ForwardOptions } from './target.ts'
+import type { BranchMedia } from './branch-media.ts'
 import type { HeaderField } from '../syntax/types.ts'
 
 /** One branch of a (possibly forked) request. */
@@ -23,6 +24,8 @@ export interface Branch {
   cancelPending: boolean
   cancelled: boolean
   timerC: { id: number } | null
+  /** The branch's media handle when its SDP goes through a relay (anchored calls). */
+  media: BranchMedia | null
 }
 
 export class ResponseContext {

@@ -23,6 +23,7 @@ import { serializeUri } from '../message/serialize.ts'
 import { parseNameAddr } from '../syntax/name-addr.ts'
 import { parseUri, unescapeUriComponent } from '../syntax/uri.ts'
 import type { Scheduler } from '../../base/scheduler.ts'
+import type { LocalAddresses } from '../../base/local-addresses.ts'
 import type { Flow } from '../transport/flow.ts'
 import { aorKey } from './aor.ts'
 import { instanceParam, normalizeInstanceId, sipUrisEquivalent, type Binding } from './binding.ts'
@@ -31,10 +32,8 @@ import { registrarErrorResponse, type RegistrarError, type RegistrarErrorContext
 
 export interface RegistrarOptions {
   location: LocationService
-  /** The SIP domain this registrar serves (AORs sip:user@domain). */
-  domain: string
-  /** True for host names/addresses meaning this gateway (aliases, listen addresses, localhost). */
-  isLocalHost: (host: string) => boolean
+  /** The SIP domain this registrar serves (AORs sip:user@domain) and the names that mean this gateway. */
+  local: LocalAddresses
   /** Seconds; 0 < requested < minExpires gets 423 with Min-Expires. */
   minExpires: number
   /** Seconds; longer requests are granted this. */
@@ -86,8 +85,9 @@ export class Registrar {
 
   constructor(options: RegistrarOptions) {
     this.location = options.location
-    this.domain = options.domain.toLowerCase()
-    this.isLocalHost = options.isLocalHost
+    this.domain = options.local.domain
+    const local = options.local
+    this.isLocalHost = (h) => local.isLocalHost(h)
     this.minExpires = options.minExpires
     this.maxExpires = options.maxExpires
     this.defaultExpires = options.defaultExpires
@@ -418,9 +418,9 @@ export class Registrar {
     return uri !== null && sipUrisEquivalent(uri, plan.uri)
   }
 
-  /** Hosts in parsed URIs are lower-case already (types.ts). */
+  /** Hosts in parsed URIs are lower-case already (types.ts); the domain is a local host. */
   private isLocal(host: string): boolean {
-    return host === this.domain || this.isLocalHost(host)
+    return this.isLocalHost(host)
   }
 
   private fail(request: SipRequest, toTag: string, error: RegistrarError, ctx?: RegistrarErrorContext): SipResponse {

@@ -1,33 +1,37 @@
 /**
  * The request pipeline: every request the transaction layer passes up runs through a fixed,
- * named sequence of stages, like Kamailio's request_route (design.md §3):
+ * named sequence of stages, like Kamailio's request_route (docs/architecture.md):
  *
  *   sanity -> loop -> in-dialog -> cancel -> local -> auth -> registrar -> location/relay
  *
  * `local` (requests to the gateway itself, e.g. the OPTIONS health check PBXs send) runs
  * before `auth`, so that a health check needs no credentials; REGISTER passes it.
  * Each stage either answers the request (returns true) or passes it on (returns false).
+ * Its own answers come from one table (routing-outcomes.ts); where a request goes next is
+ * the NextHopResolver's business (next-hop-resolver.ts).
  * This class is the TransactionUser (RFC 3261 §17) of the gateway.
  */
 import { SipRequest, type SipResponse } from '../message/sip-message.ts'
 import { createResponse } from '../message/create-response.ts'
 import type { SipUri } from '../syntax/types.ts'
-import { parseUri } from '../syntax/uri.ts'
 import { parseNameAddr } from '../syntax/name-addr.ts'
 import { parseVia } from '../syntax/via.ts'
 import { checkRequestSanity, type SanityContext } from './request-sanity.ts'
 import type { ServerTransaction, TransactionUser } from '../transaction/transaction-user.ts'
 import type { Destination, Flow } from '../transport/flow.ts'
 import type { TransportLayer } from '../transport/transport-layer.ts'
-import type { StatefulProxy, Target } from '../proxy/stateful-proxy.ts'
-import { FLOW_PARAM, uriTransport } from '../proxy/record-route.ts'
+import type { StatefulProxy } from '../proxy/stateful-proxy.ts'
+import type { Target } from '../proxy/target.ts'
+import { FLOW_PARAM } from '../proxy/record-route.ts'
 import { branchLoopHash, loopHash } from '../proxy/branch.ts'
 import type { DigestAuthenticator } from '../auth/digest-authenticator.ts'
 import type { Registrar } from '../registrar/registrar.ts'
 import type { LocationService } from '../registrar/location-service.ts'
-import type { Binding } from '../registrar/binding.ts'
 import { aorKey } from '../registrar/aor.ts'
 import { logger } from '../../base/log.ts'
+import type { LocalAddresses } from '../../base/local-addresses.ts'
+import { routingOutcomeResponse, type RoutingOutcome } from './routing-outcomes.ts'
+import { NextHopResolver } from './next-hop-resolver.ts'
 
 const log = logger('sip.routing')
 
@@ -52,7 +56,8 @@ export interface Stage {
 }
 
 export interface RequestPipelineOptions {
-  domain: string
+  /** The gateway's domain and addresses (requests for us, loop check, Route popping). */
+  local: LocalAddresses
   transport: TransportLayer
   proxy: StatefulProxy
   auth: DigestAuthenticator
@@ -68,12 +73,15 @@ const SUPPORTED_OPTIONS: ReadonlySet<string> = new Set(['outbound', 'path', 'gru
 const ACCEPTED_TYPES: ReadonlySet<string> = new Set(['application/sdp'])
 /** Methods that create a dialog: the proxy Record-Routes them (§16.6 item 4). */
 const DIALOG_CREATING: ReadonlySet<string> = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY'])
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, REFER, NOTIFY, SUBSCRIBE, PRACK'
 
 export class RequestPipeline implements TransactionUser {
   readonly stages: readonly Stage[]
+  private readonly addresses: LocalAddresses
+  private readonly nextHop: NextHopResolver
 
   constructor(private readonly o: RequestPipelineOptions) {
+    this.addresses = o.local
+    this.nextHop = new NextHopResolver({ flow: (id) => o.transport.flow(id), location: o.location })
     this.stages = [
       { name: 'sanity', run: (c) => this.sanity(c) },
       { name: 'loop', run: (c) => this.loop(c) },
@@ -105,10 +113,16 @@ export class RequestPipeline implements TransactionUser {
 
   // ---- stages ----------------------------------------------------------------------------
 
-  /** Answers `status` through the transaction (never for ACK). */
-  private reply(ctx: RequestContext, status: number, extra?: { reason?: string; headers?: { name: string; value: string }[] }): true {
+  /** Answers one of the pipeline's own outcomes through the transaction (never for ACK). */
+  private reply(ctx: RequestContext, outcome: RoutingOutcome): true {
+    if (ctx.tx !== null && ctx.request.method !== 'ACK') ctx.tx.respond(routingOutcomeResponse(ctx.request, outcome))
+    return true
+  }
+
+  /** Passes on another layer's answer (sanity, authentication) through the transaction (never for ACK). */
+  private replyStatus(ctx: RequestContext, status: number, reason: string | undefined, headers?: { name: string; value: string }[]): true {
     if (ctx.tx !== null && ctx.request.method !== 'ACK') {
-      ctx.tx.respond(createResponse(ctx.request, status, { toTag: 'pb-' + status, reason: extra?.reason, headers: extra?.headers }))
+      ctx.tx.respond(createResponse(ctx.request, status, { toTag: 'pb-' + status, reason, headers }))
     }
     return true
   }
@@ -119,14 +133,14 @@ export class RequestPipeline implements TransactionUser {
     ctx.ruri = req.requestUri
     const ruri = ctx.ruri
     const forMe = ruri !== null && (ruri.scheme === 'sip' || ruri.scheme === 'sips') && ruri.user === null &&
-      this.o.transport.isLocalHost(ruri.host) && req.getAll('route').length === 0
+      this.addresses.isLocalHost(ruri.host) && req.getAll('route').length === 0
     const sctx: SanityContext = { isForMe: forMe, supportedOptions: SUPPORTED_OPTIONS, acceptedContentTypes: ACCEPTED_TYPES }
     const v = checkRequestSanity(req, sctx)
     if (!v.ok) {
       log.debug('request refused by sanity checks', { status: v.status, reason: v.reason, callId: req.get('call-id') })
-      return this.reply(ctx, v.status, { reason: v.reason, headers: v.headers })
+      return this.replyStatus(ctx, v.status, v.reason, v.headers)
     }
-    return ruri === null ? this.reply(ctx, 416) : false
+    return ruri === null ? this.reply(ctx, 'unsupported-uri-scheme') : false
   }
 
   /**
@@ -145,7 +159,7 @@ export class RequestPipeline implements TransactionUser {
     // Lower Vias were not validated by the parser (only the top one is used): skip unreadable ones.
     for (const value of req.getAll('via')) {
       const v = parseVia(value)
-      if (v && this.o.transport.isLocalHost(v.host) && branchLoopHash(v.branch) === hash) return this.reply(ctx, 482)
+      if (v && this.addresses.isLocalHost(v.host) && branchLoopHash(v.branch) === hash) return this.reply(ctx, 'loop-detected')
     }
     return false
   }
@@ -158,10 +172,10 @@ export class RequestPipeline implements TransactionUser {
   private inDialog(ctx: RequestContext): boolean {
     const req = ctx.request
     if (!req.to.params.tag) return false
-    const t = this.o.transport
+    const local = this.addresses
     let flowHint: string | null = null
     // §16.4: a strict router before us put our Record-Route into the Request-URI.
-    if (ctx.ruri && ctx.ruri.params.lr !== undefined && t.isLocal(ctx.ruri.host, ctx.ruri.port)) {
+    if (ctx.ruri && ctx.ruri.params.lr !== undefined && local.isLocal(ctx.ruri.host, ctx.ruri.port)) {
       const routes = req.getAll('route')
       const last = routes[routes.length - 1]
       if (last !== undefined) {
@@ -177,7 +191,7 @@ export class RequestPipeline implements TransactionUser {
       const top = req.get('route')
       if (top === undefined) break
       const na = parseNameAddr(top)
-      if (!na || !t.isLocal(na.uri.host, na.uri.port)) break
+      if (!na || !local.isLocal(na.uri.host, na.uri.port)) break
       flowHint = na.uri.params[FLOW_PARAM] ?? null
       req.removeFirst('route')
     }
@@ -185,22 +199,22 @@ export class RequestPipeline implements TransactionUser {
     const next = req.get('route')
     if (next !== undefined) {
       const na = parseNameAddr(next)
-      const d = na ? this.uriDestination(na.uri) : null
+      const d = na ? this.nextHop.uri(na.uri) : null
       if (d) target = { requestUri: req.uri, destination: d }
     } else if (ctx.ruri) {
-      const hinted = flowHint ? t.flow(flowHint) : undefined
+      const hinted = flowHint ? this.o.transport.flow(flowHint) : undefined
       if (hinted) {
         target = { requestUri: req.uri, destination: { transport: hinted.transport, address: hinted.remoteAddress, port: hinted.remotePort, flow: hinted } }
-      } else if (ctx.ruri.user !== null && this.isOurUri(ctx.ruri)) {
+      } else if (ctx.ruri.user !== null && local.isOurUri(ctx.ruri.host, ctx.ruri.port)) {
         // An in-dialog request whose sender ignored our Record-Route (stock SIPp uac does)
         // still names the callee's AOR: find it in the location service, as Kamailio's
         // lookup("location") does for such requests (highest-q binding only).
-        const aor = aorKey(ctx.ruri, this.o.domain, (h) => this.isOurDomain(h))
+        const aor = aorKey(ctx.ruri, local.domain, this.isLocalHost)
         const b = aor === null ? undefined : this.o.location.lookup(aor)[0]
-        const d = b ? this.bindingDestination(b) : null
+        const d = b ? this.nextHop.binding(b) : null
         if (b && d) target = { requestUri: b.contact, destination: d }
       } else {
-        const d = this.contactDestination(ctx.ruri, req.uri)
+        const d = this.nextHop.contact(ctx.ruri, req.uri)
         if (d) target = { requestUri: req.uri, destination: d }
       }
     }
@@ -210,7 +224,7 @@ export class RequestPipeline implements TransactionUser {
       return true
     }
     if (req.method === 'CANCEL') return false // hop by hop: the cancel stage handles it
-    if (!target || !ctx.tx) return this.reply(ctx, target ? 500 : 404, target ? undefined : { reason: 'No Route To Dialog Peer' })
+    if (!target || !ctx.tx) return this.reply(ctx, target ? 'in-dialog-without-transaction' : 'no-route-to-dialog-peer')
     this.o.proxy.forward(req, ctx.tx, ctx.flow, [target], { recordRoute: false })
     return true
   }
@@ -233,15 +247,15 @@ export class RequestPipeline implements TransactionUser {
     if (req.method === 'ACK') return true // a stray ACK outside any transaction: nothing to do
     if (ctx.trusted) return false
     const isRegister = req.method === 'REGISTER'
-    if (!isRegister && !this.o.transport.isLocalHost(req.from.uri.host) && req.from.uri.host !== this.o.domain) return false
+    if (!isRegister && !this.addresses.isLocalHost(req.from.uri.host)) return false
     if (isRegister) {
       // RFC 3261 §10.3 step 3 lets a registrar answer 404 for an address-of-record that is
       // not valid in its domain. Doing it before the challenge tells a client "unknown user"
       // apart from "wrong password" (the softphone shows both) at the price of letting anyone
       // probe which user names exist, as most registrars do.
       const to = req.to.uri
-      if ((to.scheme === 'sip' || to.scheme === 'sips') && to.user !== null && this.isOurDomain(to.host) && !this.o.userExists(decodeUser(to.user))) {
-        return this.reply(ctx, 404, { reason: 'Unknown User' })
+      if ((to.scheme === 'sip' || to.scheme === 'sips') && to.user !== null && this.addresses.isLocalHost(to.host) && !this.o.userExists(decodeUser(to.user))) {
+        return this.reply(ctx, 'unknown-user-register')
       }
     }
     const proxy = !isRegister
@@ -257,7 +271,7 @@ export class RequestPipeline implements TransactionUser {
       return true
     }
     log.info('authentication refused', { status: r.status, reason: r.reason, callId: req.get('call-id') })
-    return this.reply(ctx, r.status, { reason: r.status === 403 ? 'Forbidden' : undefined })
+    return this.replyStatus(ctx, r.status, r.status === 403 ? 'Forbidden' : undefined)
   }
 
   /** REGISTER for our domain goes to the registrar (RFC 3261 §10.3); we relay no REGISTER. */
@@ -265,7 +279,7 @@ export class RequestPipeline implements TransactionUser {
     const req = ctx.request
     if (req.method !== 'REGISTER') return false
     const ruri = ctx.ruri!
-    if (!this.isOurUri(ruri)) return this.reply(ctx, 403, { reason: 'Not A Domain Of This Registrar' })
+    if (!this.addresses.isOurUri(ruri.host, ruri.port)) return this.reply(ctx, 'not-a-domain-of-this-registrar')
     const res = this.o.registrar.handleRegister(req, ctx.flow, ctx.user)
     ctx.tx?.respond(res)
     return true
@@ -275,18 +289,9 @@ export class RequestPipeline implements TransactionUser {
   private local(ctx: RequestContext): boolean {
     const ruri = ctx.ruri!
     const req = ctx.request
-    if (req.method === 'REGISTER' || ruri.user !== null || !this.isOurUri(ruri)) return false
+    if (req.method === 'REGISTER' || ruri.user !== null || !this.addresses.isOurUri(ruri.host, ruri.port)) return false
     if (req.method === 'ACK') return true
-    if (req.method === 'OPTIONS') {
-      return this.reply(ctx, 200, {
-        headers: [
-          { name: 'allow', value: ALLOW },
-          { name: 'accept', value: 'application/sdp' },
-          { name: 'supported', value: 'outbound, path' },
-        ],
-      })
-    }
-    return this.reply(ctx, 404)
+    return this.reply(ctx, req.method === 'OPTIONS' ? 'options-to-gateway' : 'no-such-gateway-resource')
   }
 
   /** Location service (§16.5 targets from bindings) or a non-local next hop. */
@@ -295,92 +300,30 @@ export class RequestPipeline implements TransactionUser {
     const ruri = ctx.ruri!
     const tx = ctx.tx!
     let targets: Target[]
-    if (this.isOurUri(ruri)) {
-      if (req.method === 'OPTIONS' && ruri.user !== null && !this.o.userExists(decodeUser(ruri.user))) return this.reply(ctx, 404)
-      const aor = aorKey(ruri, this.o.domain, (h) => this.isOurDomain(h))
-      if (aor === null || ruri.user === null || !this.o.userExists(decodeUser(ruri.user))) return this.reply(ctx, 404)
+    if (this.addresses.isOurUri(ruri.host, ruri.port)) {
+      if (req.method === 'OPTIONS' && ruri.user !== null && !this.o.userExists(decodeUser(ruri.user))) return this.reply(ctx, 'unknown-user')
+      const aor = aorKey(ruri, this.addresses.domain, this.isLocalHost)
+      if (aor === null || ruri.user === null || !this.o.userExists(decodeUser(ruri.user))) return this.reply(ctx, 'unknown-user')
       const bindings = this.o.location.lookup(aor)
       targets = []
       for (const b of bindings) {
-        const d = this.bindingDestination(b)
+        const d = this.nextHop.binding(b)
         if (d) targets.push({ requestUri: b.contact, destination: d, user: decodeUser(ruri.user) })
       }
-      if (targets.length === 0) return this.reply(ctx, 480)
+      if (targets.length === 0) return this.reply(ctx, 'no-binding')
     } else {
       // Not our domain: only authenticated users and trusted sources may relay (no open relay).
-      if (ctx.user === null && !ctx.trusted) return this.reply(ctx, 403, { reason: 'Relaying Denied' })
-      const d = this.uriDestination(ruri)
-      if (!d) return this.reply(ctx, 404, { reason: 'No Route' })
+      if (ctx.user === null && !ctx.trusted) return this.reply(ctx, 'relaying-denied')
+      const d = this.nextHop.uri(ruri)
+      if (!d) return this.reply(ctx, 'no-route')
       targets = [{ requestUri: req.uri, destination: d }]
     }
     this.o.proxy.forward(req, tx, ctx.flow, targets, { recordRoute: DIALOG_CREATING.has(req.method), callerUser: ctx.user })
     return true
   }
 
-  // ---- targets ---------------------------------------------------------------------------
-
   /** A host that names this gateway, whatever the port (for AOR normalization). */
-  private isOurDomain(host: string): boolean {
-    return host === this.o.domain || this.o.transport.isLocalHost(host)
-  }
-
-  /**
-   * A URI addressed to this gateway: our domain, or one of our addresses with no port or one
-   * of our ports. `sip:u1@127.0.0.1:5072` is a phone on this host, not one of our AORs.
-   */
-  private isOurUri(uri: SipUri): boolean {
-    if (uri.host === this.o.domain) return true
-    return this.o.transport.isLocal(uri.host, uri.port)
-  }
-
-  /**
-   * Where a binding is reached: over its flow when it registered over a connection (RFC 5626
-   * §7, RFC 7118 §5); else at its Contact's address — unless the Contact cannot be reached as
-   * written (a `.invalid` or other name, or an IP other than the one the REGISTER came from:
-   * the phone is behind NAT, Kamailio's nat_uac_test 1), in which case at the source address
-   * and port the REGISTER came from (symmetric signalling, RFC 3581 style).
-   */
-  private bindingDestination(b: Binding): Destination | null {
-    if (b.flowId !== null) {
-      const f = this.o.transport.flow(b.flowId)
-      if (f) return { transport: f.transport, address: f.remoteAddress, port: f.remotePort, flow: f }
-      if (b.transport === 'WS' || b.transport === 'WSS') return null
-    }
-    const uri = parseUri(b.contact)
-    if (uri === null) return null
-    const direct = this.uriDestination(uri)
-    if (b.transport === 'UDP' && (direct === null || direct.address !== b.sourceAddress)) {
-      return { transport: 'UDP', address: b.sourceAddress, port: b.sourcePort }
-    }
-    return direct
-  }
-
-  /** A Request-URI of a dialog peer: its binding's flow when the host is `.invalid`. */
-  private contactDestination(uri: SipUri, text: string): Destination | null {
-    if (uri.host.endsWith('.invalid') || uriTransport(uri) === 'WS' || uriTransport(uri) === 'WSS') {
-      for (const b of this.o.location.all()) {
-        if (b.contact === text || sameContact(b.contact, uri)) return this.bindingDestination(b)
-      }
-      return null
-    }
-    return this.uriDestination(uri)
-  }
-
-  /**
-   * RFC 3263 without DNS: the transport from the URI, its IP host (names other than our
-   * own are not resolved yet), the port or the transport's default.
-   */
-  private uriDestination(uri: SipUri): Destination | null {
-    if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return null
-    const transport = uriTransport(uri)
-    if (transport === 'WS' || transport === 'WSS') return null
-    let host = uri.host
-    if (host === 'localhost') host = '127.0.0.1'
-    if (host.charCodeAt(0) === 91) host = host.slice(1, -1)
-    else if (!isIpv4(host)) return null
-    const port = uri.port ?? (transport === 'TLS' ? 5061 : 5060)
-    return { transport, address: host, port }
-  }
+  private readonly isLocalHost = (host: string): boolean => this.addresses.isLocalHost(host)
 }
 
 /**
@@ -401,11 +344,6 @@ function serializeRouteUri(routeValue: string): string {
   return lt >= 0 && gt > lt ? routeValue.slice(lt + 1, gt) : routeValue.trim()
 }
 
-function sameContact(contact: string, uri: SipUri): boolean {
-  const c = parseUri(contact)
-  return c !== null && c.host === uri.host && c.user === uri.user && c.port === uri.port
-}
-
 function decodeUser(user: string): string {
   if (user.indexOf('%') < 0) return user
   try {
@@ -413,14 +351,4 @@ function decodeUser(user: string): string {
   } catch {
     return user
   }
-}
-
-function isIpv4(host: string): boolean {
-  let dots = 0
-  for (let i = 0; i < host.length; i++) {
-    const c = host.charCodeAt(i)
-    if (c === 46) dots++
-    else if (c < 48 || c > 57) return false
-  }
-  return dots === 3
 }

@@ -12,11 +12,12 @@
  * by a "pong" of CRLF) are handled here, between messages.
  */
 import type { Socket, TCPSocketListener } from 'bun'
+import type { SipMessage } from '../message/sip-message.ts'
 import type { Flow, TransportProtocol } from './flow.ts'
 
-/** What the framer says about the bytes at the head of the buffer. */
+/** What the framer says about the bytes at the head of the buffer (a message comes parsed). */
 export type FrameResult =
-  | { kind: 'message'; consumed: number }
+  | { kind: 'message'; consumed: number; message: SipMessage }
   | { kind: 'incomplete' }
   | { kind: 'error'; consumed: number | null }
 
@@ -121,8 +122,8 @@ export interface TcpTransportOptions {
   tls?: { cert: string; key: string }
   /** Finds where the next message in `buffer` ends (the parser in stream mode). */
   frame(buffer: Uint8Array): FrameResult
-  /** One complete message (exactly its bytes). */
-  onMessage(data: Uint8Array, flow: TcpFlow): void
+  /** One complete message, parsed by `frame` (`data`: exactly its bytes). */
+  onMessage(data: Uint8Array, message: SipMessage, flow: TcpFlow): void
   /**
    * A message that cannot be delivered. When the framer reported `consumed` (a bad message in
    * an intact frame) these are exactly its bytes and the stream goes on after it; otherwise
@@ -279,7 +280,7 @@ export class TcpTransport {
         flow.close()
         return
       }
-      o.onMessage(view.subarray(0, r.consumed), flow)
+      o.onMessage(view.subarray(0, r.consumed), r.message, flow)
       off += r.consumed
     }
     flow.buffer = off >= buf.length ? new Uint8Array(0) : buf.slice(off)

@@ -5,7 +5,7 @@
  * Above it sits the transaction layer, which registers with `onMessage` (design.md §4:
  * imports point down; upward calls go through callbacks the lower layer declares).
  */
-import { parseMessage } from '../parser/message-parser.ts'
+import { parseMessage, parseMessageText, type ParseResult } from '../parser/message-parser.ts'
 import { serializeMessage, serializeVia } from '../message/serialize.ts'
 import { SipRequest, type SipMessage } from '../message/sip-message.ts'
 import { createResponse } from '../message/create-response.ts'
@@ -16,9 +16,9 @@ import type { UdpTransport } from './udp-transport.ts'
 import type { TcpTransport, TcpFlow, FrameResult } from './tcp-transport.ts'
 import type { WsFlow } from './ws-flow.ts'
 import { logger } from '../../base/log.ts'
+import type { LocalAddresses } from '../../base/local-addresses.ts'
 
 const log = logger('sip.transport')
-const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const CRLF = new Uint8Array([13, 10])
 
@@ -31,8 +31,8 @@ export interface SentBy {
 export interface TransportLayerOptions {
   /** Host (IP or name) written into our Via and Record-Route: publicAddress ?? sip.host. */
   advertisedHost: string
-  /** Host names/addresses that mean this gateway (aliases, listen addresses, localhost). */
-  localHosts: ReadonlySet<string>
+  /** What names this gateway; the transport records its bound ports there. */
+  local: LocalAddresses
 }
 
 export type MessageHandler = (message: SipMessage, flow: Flow) => void
@@ -43,7 +43,6 @@ export type MessageHandler = (message: SipMessage, flow: Flow) => void
  */
 export class TransportLayer implements TransportSender {
   private readonly flows = new Map<string, Flow>()
-  private readonly ports = new Map<TransportProtocol, number>()
   private udp: UdpTransport | null = null
   private tcp: TcpTransport | null = null
   private tls: TcpTransport | null = null
@@ -66,36 +65,23 @@ export class TransportLayer implements TransportSender {
 
   attachUdp(udp: UdpTransport): void {
     this.udp = udp
-    this.ports.set('UDP', udp.port)
+    this.options.local.setPort('UDP', udp.port)
   }
 
   attachTcp(tcp: TcpTransport, transport: 'TCP' | 'TLS'): void {
     if (transport === 'TCP') this.tcp = tcp
     else this.tls = tcp
-    this.ports.set(transport, tcp.port)
+    this.options.local.setPort(transport, tcp.port)
   }
 
   /** Declares the port WebSocket clients reach us on (for our Via / Record-Route). */
   setWebSocketPort(transport: 'WS' | 'WSS', port: number): void {
-    this.ports.set(transport, port)
+    this.options.local.setPort(transport, port)
   }
 
   /** Our sent-by for a transport (Via and Record-Route host:port). */
   sentBy(transport: TransportProtocol): SentBy {
-    return { host: this.options.advertisedHost, port: this.ports.get(transport) ?? 0 }
-  }
-
-  /** True when host[:port] names this gateway (port null: any of our ports). */
-  isLocal(host: string, port: number | null): boolean {
-    if (!this.options.localHosts.has(host)) return false
-    if (port === null) return true
-    for (const p of this.ports.values()) if (p === port) return true
-    return false
-  }
-
-  /** True when a host names this gateway, whatever the port. */
-  isLocalHost(host: string): boolean {
-    return this.options.localHosts.has(host)
+    return { host: this.options.advertisedHost, port: this.options.local.portOf(transport) }
   }
 
   /** A known, open flow by id (bindings and Record-Route remember flow ids). */
@@ -113,20 +99,25 @@ export class TransportLayer implements TransportSender {
     this.receiveBytes(data, flow)
   }
 
-  /** A complete message framed from a TCP/TLS stream. */
-  receiveFramed(data: Uint8Array, flow: TcpFlow): void {
-    this.receiveBytes(data, flow)
+  /**
+   * A complete message framed from a TCP/TLS stream: `frame` parsed it already, so it is
+   * delivered as it is (`data`, its bytes, only for the debug trace).
+   */
+  receiveFramed(data: Uint8Array, message: SipMessage, flow: TcpFlow): void {
+    this.stats.received++
+    this.deliver(message, flow, data)
   }
 
   /**
-   * Frames the head of a TCP stream buffer (parser in stream mode). A bad message whose
-   * framing is intact (the parser reports `consumed`: a valid Content-Length, a complete
-   * header section) is an `error` with `consumed`, so that the stream transport answers it
-   * and goes on with the next message; without `consumed` the framing itself is broken.
+   * Frames the head of a TCP stream buffer (parser in stream mode); a complete message comes
+   * back parsed, so it is parsed once. A bad message whose framing is intact (the parser
+   * reports `consumed`: a valid Content-Length, a complete header section) is an `error`
+   * with `consumed`, so that the stream transport answers it and goes on with the next
+   * message; without `consumed` the framing itself is broken.
    */
   frame = (buffer: Uint8Array): FrameResult => {
     const r = parseMessage(buffer, { stream: true })
-    if (r.ok) return { kind: 'message', consumed: r.consumed }
+    if (r.ok) return { kind: 'message', consumed: r.consumed, message: r.message }
     if (r.incomplete === true) return { kind: 'incomplete' }
     return { kind: 'error', consumed: r.consumed !== undefined && r.consumed > 0 ? r.consumed : null }
   }
@@ -157,7 +148,10 @@ export class TransportLayer implements TransportSender {
     this.flows.set(flow.id, flow)
   }
 
-  /** A WebSocket message: exactly one SIP message per frame (RFC 7118 §5.1), or a keepalive. */
+  /**
+   * A WebSocket message: exactly one SIP message per frame (RFC 7118 §5.1), or a keepalive.
+   * A text frame is parsed as the text Bun hands over (no round trip through bytes).
+   */
   wsMessage(flow: WsFlow, message: string | Uint8Array): void {
     if (typeof message === 'string') {
       // RFC 5626 §3.5.1 keepalive over WS (SIP.js sends "\r\n\r\n"): answer with "\r\n".
@@ -166,7 +160,8 @@ export class TransportLayer implements TransportSender {
         return
       }
       if (message === '\r\n') return
-      this.receiveBytes(encoder.encode(message), flow)
+      this.stats.received++
+      this.receiveParsed(parseMessageText(message), flow, message)
     } else {
       if (message.length === 4 && message[0] === 13 && message[1] === 10 && message[2] === 13 && message[3] === 10) {
         flow.send(CRLF)
@@ -194,15 +189,23 @@ export class TransportLayer implements TransportSender {
 
   private receiveBytes(data: Uint8Array, flow: Flow): void {
     this.stats.received++
-    const r = parseMessage(data)
+    this.receiveParsed(parseMessage(data), flow, data)
+  }
+
+  /** A parse result of a message (datagram or WS frame): answer a malformed one, else deliver. */
+  private receiveParsed(r: ParseResult, flow: Flow, raw: Uint8Array | string): void {
     if (!r.ok) {
       this.stats.parseErrors++
       if (r.incomplete === true) return
       this.answerMalformed(r, flow)
       return
     }
-    const msg = r.message
-    if (log.debugEnabled) log.debug('recv', { flowId: flow.id, trace: decoder.decode(data.subarray(0, r.consumed)) })
+    this.deliver(r.message, flow, raw)
+  }
+
+  /** §18 receive rules for a parsed message, then up to the transaction layer. `raw`: for the debug trace only. */
+  private deliver(msg: SipMessage, flow: Flow, raw: Uint8Array | string): void {
+    if (log.debugEnabled) log.debug('recv', { flowId: flow.id, trace: typeof raw === 'string' ? raw : decoder.decode(raw) })
     if (msg.kind === 'request') {
       if (!this.applyReceivedRport(msg, flow)) return
     } else {
@@ -210,7 +213,7 @@ export class TransportLayer implements TransportSender {
       // does not correspond to a value that the client transport is configured to insert into
       // requests, the response MUST be silently discarded."
       const via = msg.topVia
-      if (!this.options.localHosts.has(via.host)) {
+      if (!this.options.local.isLocalHost(via.host)) {
         this.stats.discardedResponses++
         log.debug('response for another sent-by discarded', { host: via.host, callId: msg.get('call-id') })
         return

@@ -16,7 +16,10 @@ import type { Destination, Flow, TransportProtocol } from '../../../../gateway/s
 import { TransportLayer } from '../../../../gateway/src/sip/transport/transport-layer.ts'
 import type { UdpTransport } from '../../../../gateway/src/sip/transport/udp-transport.ts'
 import type { TcpTransport } from '../../../../gateway/src/sip/transport/tcp-transport.ts'
-import { StatefulProxy, type ProxyTransactions, type Target } from '../../../../gateway/src/sip/proxy/stateful-proxy.ts'
+import { StatefulProxy } from '../../../../gateway/src/sip/proxy/stateful-proxy.ts'
+import type { ProxyTransactions } from '../../../../gateway/src/sip/proxy/proxy-transactions.ts'
+import type { Target } from '../../../../gateway/src/sip/proxy/target.ts'
+import { LocalAddresses } from '../../../../gateway/src/base/local-addresses.ts'
 
 /** Our ports in these tests: UDP/TCP 5060, TLS 5061, WS 8080, WSS 8443; host 127.0.0.1. */
 export const PORTS = { UDP: 5060, TCP: 5060, TLS: 5061, WS: 8080, WSS: 8443 } as const
@@ -152,7 +155,7 @@ export class FakeServerTx implements ServerTransaction {
 
 /** A real TransportLayer with our ports declared (no sockets: sends go to recording flows). */
 export function transportLayer(): TransportLayer {
-  const t = new TransportLayer({ advertisedHost: '127.0.0.1', localHosts: new Set(['127.0.0.1', 'localhost', 'patchbay.test']) })
+  const t = new TransportLayer({ advertisedHost: '127.0.0.1', local: new LocalAddresses('patchbay.test', ['127.0.0.1', 'localhost']) })
   t.attachUdp({ port: PORTS.UDP } as UdpTransport)
   t.attachTcp({ port: PORTS.TCP } as TcpTransport, 'TCP')
   t.attachTcp({ port: PORTS.TLS } as TcpTransport, 'TLS')

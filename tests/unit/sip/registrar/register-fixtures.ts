@@ -8,6 +8,7 @@ import { FakeScheduler } from '../../../support/fake-scheduler.ts'
 import type { Flow, TransportProtocol } from '../../../../gateway/src/sip/transport/flow.ts'
 import { LocationService, type BindingPersistence } from '../../../../gateway/src/sip/registrar/location-service.ts'
 import { Registrar } from '../../../../gateway/src/sip/registrar/registrar.ts'
+import { LocalAddresses } from '../../../../gateway/src/base/local-addresses.ts'
 
 export const DOMAIN = 'patchbay.test'
 
@@ -93,8 +94,7 @@ export function harness(options: { store?: BindingPersistence; scheduler?: FakeS
   const location = new LocationService({ scheduler, store: options.store ?? null })
   const registrar = new Registrar({
     location,
-    domain: DOMAIN,
-    isLocalHost: (h) => h === '127.0.0.1' || h === 'localhost' || h === 'sip.patchbay.test',
+    local: new LocalAddresses(DOMAIN, ['127.0.0.1', 'localhost', 'sip.patchbay.test']),
     minExpires: 60,
     maxExpires: 3600,
     defaultExpires: 600,

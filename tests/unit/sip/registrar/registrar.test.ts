@@ -9,6 +9,7 @@ import { hasTag } from '../../../../gateway/src/sip/message/create-response.ts'
 import { SipRequest } from '../../../../gateway/src/sip/message/sip-message.ts'
 import { REGISTRAR_ERRORS } from '../../../../gateway/src/sip/registrar/registrar-errors.ts'
 import { DOMAIN, contactsOf, fakeFlow, harness, register } from './register-fixtures.ts'
+import { LocalAddresses } from '../../../../gateway/src/base/local-addresses.ts'
 
 const AOR = `sip:alice@${DOMAIN}`
 const INSTANCE = '"<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>"'
@@ -427,7 +428,7 @@ describe('Registrar on RFC 4475 torture messages (parsed with parseMessage)', ()
     const scheduler = new FakeScheduler()
     const location = new LocationService({ scheduler })
     const registrar = new Registrar({
-      location, domain: 'example.com', isLocalHost: () => false, scheduler, minExpires: 60, maxExpires: 3600, defaultExpires: 600,
+      location, local: new LocalAddresses('example.com', []), scheduler, minExpires: 60, maxExpires: 3600, defaultExpires: 600,
     })
     return { location, registrar }
   }

@@ -10,6 +10,7 @@ import type { SipMessage } from '../../../../gateway/src/sip/message/sip-message
 import { SipText } from '../../../support/sip-text.ts'
 import type { Flow, TransportProtocol } from '../../../../gateway/src/sip/transport/flow.ts'
 import { TransportLayer } from '../../../../gateway/src/sip/transport/transport-layer.ts'
+import { LocalAddresses } from '../../../../gateway/src/base/local-addresses.ts'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -71,7 +72,7 @@ export function recordingFlow(transport: TransportProtocol, remoteAddress = '192
 export function layerWithRecorder() {
   const layer = new TransportLayer({
     advertisedHost: '127.0.0.1',
-    localHosts: new Set(['127.0.0.1', 'localhost', 'patchbay.test']),
+    local: new LocalAddresses('patchbay.test', ['127.0.0.1', 'localhost']),
   })
   const received: Array<{ message: SipMessage; flow: Flow }> = []
   layer.onMessage((message, flow) => received.push({ message, flow }))

@@ -49,7 +49,7 @@ async function startServer(maxMessageBytes?: number): Promise<Server> {
   const port = await tcp.start({
     host: '127.0.0.1', port: 0, transport: 'TCP',
     frame: layer.frame,
-    onMessage: (d, f) => layer.receiveFramed(d, f),
+    onMessage: (d, m, f) => layer.receiveFramed(d, m, f),
     onFramingError: layer.framingError,
     onFlowOpen: (f) => {
       opened.push(f)

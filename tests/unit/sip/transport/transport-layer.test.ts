@@ -4,7 +4,7 @@
  * §18.1.2 discarding of responses that are not ours, keepalives (RFC 5626 §3.5.1) and sends.
  */
 import { afterEach, describe, expect, test } from 'bun:test'
-import { SipRequest, SipResponse } from '../../../../gateway/src/sip/message/sip-message.ts'
+import { SipRequest, SipResponse, type SipMessage } from '../../../../gateway/src/sip/message/sip-message.ts'
 import { parseMessage } from '../../../../gateway/src/sip/parser/message-parser.ts'
 import type { Flow } from '../../../../gateway/src/sip/transport/flow.ts'
 import { WsFlow } from '../../../../gateway/src/sip/transport/ws-flow.ts'
@@ -286,7 +286,9 @@ describe('stream framing (frame / framingError)', () => {
   test('frame: a message, incomplete bytes, a bad message in an intact frame (consumed), broken framing (no consumed)', async () => {
     const { layer } = layerWithRecorder()
     const good = bytes(wireRequest({ body: 'hello' }))
-    expect(layer.frame(good)).toEqual({ kind: 'message', consumed: good.length })
+    expect(layer.frame(good)).toMatchObject({ kind: 'message', consumed: good.length })
+    // The framed message comes parsed (TCP messages are parsed once).
+    expect((layer.frame(good) as { message: SipMessage }).message.kind).toBe('request')
     expect(layer.frame(good.subarray(0, good.length - 1))).toEqual({ kind: 'incomplete' })
     const mismatch = await fixtureBytes('mismatch01')
     expect(layer.frame(mismatch)).toEqual({ kind: 'error', consumed: mismatch.length })

@@ -1,0 +1,54 @@
+/**
+ * The gateway's HTTP application, assembled from its plugins (the only folder that imports
+ * elysia): the SIP WebSocket endpoint (RFC 7118), the REST API and /metrics, the ICE server
+ * list, and the softphone's files. Assembling it binds nothing: the composition root
+ * (main.ts) listens.
+ */
+import { Elysia } from 'elysia'
+import type { GatewayConfig } from '../config/schema.ts'
+import type { UserDirectory } from '../base/user-directory.ts'
+import type { Binding } from '../sip/registrar/binding.ts'
+import type { TransportLayer } from '../sip/transport/transport-layer.ts'
+import { verifyPassword } from '../sip/auth/verify-password.ts'
+import { apiPlugin } from './api-plugin.ts'
+import { iceServersPlugin } from './ice-servers-plugin.ts'
+import { sipWebSocketPlugin } from './sip-websocket-plugin.ts'
+import { softphonePlugin, type StaticAsset } from './softphone-plugin.ts'
+
+export interface HttpAppDeps {
+  config: GatewayConfig
+  users: UserDirectory
+  transport: TransportLayer
+  /** Current bindings, for GET /api/registrations. */
+  bindings(): Binding[]
+  /** Counters and gauges for /metrics: name (with labels) -> value. */
+  metrics(): Record<string, number>
+  /** The STUN service's bound port, once it listens. */
+  stunPort(): number | undefined
+  /** The HTTP server's bound port, once it listens (our WS sent-by). */
+  httpPort(): number
+  /** The softphone's built files, or null when nothing was built. */
+  softphone: Map<string, StaticAsset> | null
+  /** Milliseconds since the UNIX epoch, for uptime. */
+  startedAt: number
+}
+
+/** The HTTP app with every endpoint of the gateway; call `.listen()` on it to serve. */
+export function createHttpApp(deps: HttpAppDeps) {
+  const { config, users } = deps
+  return new Elysia()
+    .use(apiPlugin({
+      domain: config.domain,
+      adminToken: config.adminToken,
+      startedAt: deps.startedAt,
+      bindings: deps.bindings,
+      metrics: deps.metrics,
+    }))
+    .use(sipWebSocketPlugin({ transport: deps.transport, secure: config.http.tls !== undefined, localAddress: config.http.host, localPort: deps.httpPort }))
+    .use(iceServersPlugin({
+      config,
+      authenticate: (username, password) => verifyPassword(users.get(username), config.realm, password),
+      stunPort: deps.stunPort,
+    }))
+    .use(softphonePlugin(deps.softphone))
+}
