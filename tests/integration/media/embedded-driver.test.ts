@@ -102,7 +102,7 @@ describe('embedded driver with a werift browser and a UDP phone', () => {
     const m = wa.media[0]!
     expect(m.protocol).toBe('UDP/TLS/RTP/SAVPF')
     expect(String(m.payloads)).toBe('0 126') // exactly the phone's codec + the browser's telephone-event PT
-    expect(setup(webrtcAnswer)).toBe('passive') // design.md §8
+    expect(setup(webrtcAnswer)).toBe('passive') // docs/architecture.md: the gateway side stays DTLS passive
     expect(m.rtcpMux).toBe('rtcp-mux')
     expect(String(wa.groups?.[0]?.mids)).toBe('0')
     expect((m.candidates ?? []).every((c) => c.ip === LOOPBACK && c.type === 'host')).toBe(true)

@@ -3,7 +3,7 @@
  * plain RTP/AVP SDP the gateway shows the legacy leg, and narrow a browser's offer to the
  * codecs the legacy side accepted before werift answers it.
  *
- * Wire input never throws (design.md §6): {@link parseAudioSdp} returns a result.
+ * Wire input never throws (docs/architecture.md): {@link parseAudioSdp} returns a result.
  */
 import { parse, write } from 'sdp-transform'
 

@@ -1,7 +1,7 @@
 /**
- * The embedded MediaDriver (design.md §2, the default driver): werift, in the gateway's own
- * process, terminates ICE + DTLS-SRTP towards the browser and relays RTP to and from the
- * legacy side (plain RTP/AVP, G.711, no ICE). Each anchored call is an
+ * The embedded MediaDriver (the default driver, docs/architecture.md): werift, in the
+ * gateway's own process, terminates ICE + DTLS-SRTP towards the browser and relays RTP to
+ * and from the legacy side (plain RTP/AVP, G.711, no ICE). Each anchored call is an
  * {@link EmbeddedSession}; this class finds sessions by Call-ID and tags (like rtpengine's ng
  * protocol), hands out RTP ports and reports MediaError statuses.
  *
@@ -17,7 +17,8 @@
 import { networkInterfaces } from 'node:os'
 import { logger as makeLogger, type Logger } from '../../base/log.ts'
 import { MediaError, type MediaAnswerRequest, type MediaDriver, type MediaOfferRequest, type MediaSessionId } from '../media-driver.ts'
-import { EmbeddedSession, type EmbeddedSessionContext, type IceServerConfig } from './embedded-session.ts'
+import type { IceServerConfig } from './browser-peer-connection.ts'
+import { EmbeddedSession, type EmbeddedSessionContext } from './embedded-session.ts'
 import { RtpPortAllocator } from './rtp-port-allocator.ts'
 
 export interface EmbeddedDriverOptions {

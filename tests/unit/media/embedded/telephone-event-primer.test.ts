@@ -34,7 +34,7 @@ interface Out {
 const AUDIO_PT = 8
 const EVENT_PT = 101
 
-/** The relay's legacy -> browser header work (EmbeddedSession.onLegacyRtp / sendSilenceBefore). */
+/** The relay's legacy -> browser header work (RtpRelay.onLegacyRtp / sendSilenceBefore). */
 function relay(packets: In[], ssrc = 0xc08c3224): Out[] {
   const seq = new RtpSequencer(ssrc)
   const primer = new TelephoneEventPrimer()
