@@ -7,7 +7,7 @@
  * with 426 before any WebSocket exists; an accepted one answers `Sec-WebSocket-Protocol: sip`.
  *
  * This plugin only adapts Elysia's WebSocket to the neutral WsFlow and hands frames to the
- * transport layer (design.md §7 item 8: thin controller, framework-free service).
+ * transport layer (docs/architecture.md §2: only http/ imports elysia).
  */
 import { Elysia } from 'elysia'
 import { WsFlow } from '../sip/transport/ws-flow.ts'

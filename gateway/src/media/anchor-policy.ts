@@ -1,7 +1,7 @@
 /**
  * The anchoring decision and the bridge from the proxy's MediaHooks seam to a MediaDriver.
  *
- * A call is anchored when its two legs speak different media flavours (design.md §2: calls
+ * A call is anchored when its two legs speak different media flavours (docs/architecture.md §1: calls
  * between two browsers stay peer to peer; calls between two legacy endpoints stay untouched)
  * or when the configuration forces it for the call's users.
  */

@@ -1,5 +1,5 @@
 /**
- * The media-anchoring seam (design.md §2): when a call crosses WebRTC <-> plain RTP, the
+ * The media-anchoring seam (docs/architecture.md §1): when a call crosses WebRTC <-> plain RTP, the
  * proxy hands each SDP offer and answer to a MediaDriver, which allocates a relay for the
  * call and returns the SDP to forward to the other leg. Calls between two browsers or
  * between two legacy endpoints never reach a driver.
@@ -63,7 +63,7 @@ export interface MediaDriver {
    * Handles an SDP offer (initial INVITE, re-INVITE, UPDATE; hold = sendonly/inactive) and
    * returns the SDP to forward to the other leg, with the relay's addresses and the other
    * leg's profile. A re-offer on an existing session keeps its ports, and the gateway keeps
-   * the DTLS role passive towards the browser (design.md §8).
+   * the DTLS role passive towards the browser (docs/architecture.md §5).
    * @throws MediaError (488 no common codec, 503 no engine, 500 other)
    */
   offer(request: MediaOfferRequest): Promise<string>

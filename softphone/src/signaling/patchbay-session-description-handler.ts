@@ -2,7 +2,7 @@
  * Our SIP.js SessionDescriptionHandler (the WebRTC side of an INVITE session): SIP.js's
  * `Web.SessionDescriptionHandler`, with ICE gathering cut short and the microphone swappable.
  *
- * ICE gathering trap (design.md §8): SIP.js waits for `icegatheringstate === 'complete'` or
+ * ICE gathering trap (docs/architecture.md §5): SIP.js waits for `icegatheringstate === 'complete'` or
  * up to 5 s before it sends an offer/answer. We end gathering as soon as the candidate set is
  * usable (`IceGatheringPolicy`, RFC 8445 §5.1.1) plus `ICE_SETTLE_MS`, and at the latest
  * after `SIP_ICE_GATHERING_TIMEOUT_MS` (500 ms).

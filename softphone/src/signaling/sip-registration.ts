@@ -2,7 +2,7 @@
  * Registration over SIP over WebSocket (RFC 7118): the SIP.js UserAgent (the WebSocket
  * transport), REGISTER with a stable `+sip.instance`, and our own reconnection.
  *
- * Choices that avoid the known traps of browser SIP stacks (design.md §8):
+ * Choices that avoid the known traps of browser SIP stacks (docs/architecture.md §5):
  * - CRLF keepalive on the WebSocket every ~25 s (RFC 5626 §4.4.1 double-CRLF ping), so that
  *   NATs and proxies keep the flow open.
  * - A stable `+sip.instance` (UUID kept in localStorage) with `reg-id=1` in the REGISTER

@@ -1,6 +1,6 @@
 /**
  * The production media driver: rtpengine daemons driven over the ng control protocol
- * (design.md §2: "drivers: embedded (werift, in process) | rtpengine (ng protocol)").
+ * (docs/architecture.md §1: "drivers: embedded (werift, in process) | rtpengine (ng protocol)").
  *
  * Each SDP offer/answer of an anchored call goes to one rtpengine instance as an ng `offer`
  * or `answer` with the flags that turn one leg's profile into the other's; `delete`
@@ -10,7 +10,7 @@
  * An instance that times out or refuses is marked dead and probed with `ping` every
  * `probeIntervalMs` until it answers again.
  *
- * rtpengine 10.5 (Debian) needs `--dtls-passive` (design.md §8) and two SDP repairs done
+ * rtpengine 10.5 (Debian) needs `--dtls-passive` (docs/architecture.md §5) and two SDP repairs done
  * here with sdp-transform: `a=group:BUNDLE` is added to SDPs going to a browser (10.5 leaves
  * it out; Chrome under max-bundle rejects such offers and answers), and `a=rtcp` is asked
  * for in its full form (`full-rtcp-attribute`; werift cannot parse the short `a=rtcp:PORT`).
@@ -523,7 +523,7 @@ export class RtpengineDriver implements MediaDriver {
  * value of setup:active or setup:passive." With `DTLS: passive` rtpengine answers
  * setup:passive and, when it offers (actpass), browsers answer active: the gateway side is
  * the DTLS server in every exchange, so the role stays stable across re-INVITEs
- * (design.md §8). The role matters beyond the handshake: RFC 5764 §4.2 splits the keying
+ * (docs/architecture.md §5). The role matters beyond the handshake: RFC 5764 §4.2 splits the keying
  * material by role ("client_write_SRTP_master_key[...]; server_write_SRTP_master_key[...];
  * client_write_SRTP_master_salt[...]; server_write_SRTP_master_salt[...]"), so a role flip
  * on a re-INVITE means a new handshake and new keys.

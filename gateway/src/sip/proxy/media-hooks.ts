@@ -1,9 +1,9 @@
 /**
- * The seam through which the stateful proxy anchors media (design.md §2: "Calls that cross
+ * The seam through which the stateful proxy anchors media (docs/architecture.md §1: "Calls that cross
  * from WebRTC to plain RTP are anchored: the gateway rewrites the SDP on both legs and relays
  * media"). The proxy knows dialogs and branches; what a leg speaks and how its SDP is
  * rewritten is the media layer's business, wired in by the composition root. `sip/` declares
- * this interface so that it imports nothing from `media/` (design.md §4).
+ * this interface so that it imports nothing from `media/` (docs/architecture.md §2).
  */
 import type { Flow, TransportProtocol } from '../transport/flow.ts'
 

@@ -6,7 +6,7 @@
  * out on (top), one facing the leg it came in on. Each entry names the transport of its leg
  * and, for connection-oriented legs (WS, TCP, TLS), the flow id in a `pb-flow` URI parameter,
  * so that an in-dialog request can be sent back over the right WebSocket even though the
- * browser's Contact host is an unresolvable `.invalid` name (RFC 7118 §5.2, design.md §8).
+ * browser's Contact host is an unresolvable `.invalid` name (RFC 7118 §5.2, docs/architecture.md §5).
  *
  * RFC 5658 §4: "a proxy [...] that receives a request on one interface and sends it on
  * another [...] inserts two Record-Route header field values: the first one identifying the

@@ -2,7 +2,7 @@
  * The transport layer (RFC 3261 §18): owns every flow (UDP, TCP/TLS, WS/WSS), turns bytes into
  * parsed messages, applies the §18 receive rules, and sends messages to a Destination.
  *
- * Above it sits the transaction layer, which registers with `onMessage` (design.md §4:
+ * Above it sits the transaction layer, which registers with `onMessage` (docs/architecture.md §2:
  * imports point down; upward calls go through callbacks the lower layer declares).
  */
 import { parseMessage, parseMessageText, type ParseResult } from '../parser/message-parser.ts'
@@ -267,7 +267,7 @@ export class TransportLayer implements TransportSender {
   }
 
   /**
-   * A message that failed to parse. RFC 3261 §16.3 / design.md §6: a request whose Via can be
+   * A message that failed to parse. RFC 3261 §16.3 / docs/architecture.md §3: a request whose Via can be
    * read is answered 400 (or the status the parser named: 505, ...) statelessly; anything
    * else (responses, garbage) is dropped and logged.
    */

@@ -1,7 +1,7 @@
 /**
  * One SIP-over-WebSocket connection (RFC 7118) as a Flow. The HTTP layer owns the actual
  * WebSocket (Elysia/Bun) and hands this class a neutral `sendText` function, so the SIP
- * stack never imports the web framework (design.md §4).
+ * stack never imports the web framework (docs/architecture.md §2).
  *
  * RFC 7118 §5.1: "Each SIP message MUST be carried within a single WebSocket message, and a
  * WebSocket message MUST NOT contain more than one SIP message." SIP is text here: messages
