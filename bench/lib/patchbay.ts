@@ -95,7 +95,7 @@ export function benchGatewayYaml(options: PatchbayOptions): string {
  * Writes the configuration, starts the gateway CLI and waits until it answers OPTIONS.
  * @throws Error when the gateway refuses the configuration or does not come up in 60 s
  */
-export async function startPatchbay(options: PatchbayOptions = {}): Promise<BenchPeer & { configDir: string }> {
+export async function startPatchbay(options: PatchbayOptions = {}): Promise<BenchPeer & { configDir: string; httpPort: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-bench-gateway-'))
   writeFileSync(join(dir, 'gateway.yaml'), benchGatewayYaml(options))
   writeFileSync(join(dir, 'users.yaml'), benchUsersYaml(options.users ?? 0))
@@ -113,9 +113,11 @@ export async function startPatchbay(options: PatchbayOptions = {}): Promise<Benc
     rmSync(dir, { recursive: true, force: true })
   }
   let port: number
+  let httpPort: number
   try {
     const m = await proc.waitForOutput(/SIP UDP\s+[\d.]+:(\d+)/, 60_000)
     port = Number(m[1])
+    httpPort = Number((await proc.waitForOutput(/softphone\s+https?:\/\/[\d.]+:(\d+)/, 5_000))[1])
     await waitForSipOptions(port, 10_000)
   } catch (e) {
     await cleanup()
@@ -125,6 +127,7 @@ export async function startPatchbay(options: PatchbayOptions = {}): Promise<Benc
     name,
     description: `bun ${argv.slice(1).map((a) => a.replace(dir, 'TMP').replace(REPO_ROOT + '/', '')).join(' ')} (users: service + ${options.users ?? 0}; trustedSources: [${(options.trustedSources ?? []).join(', ')}])`,
     port,
+    httpPort,
     pid: proc.pid,
     configDir: dir,
     tail: (lines?: number) => proc.tail(lines),
