@@ -35,10 +35,29 @@ export class ResponseContext {
   finalSent = false
   /** A 6xx arrived or a CANCEL came from upstream: no new branches, cancel pending ones. */
   terminated = false
+  /**
+   * A 2xx or 6xx to the INVITE arrived on some branch and is on its way through the media
+   * driver (anchored calls): the outcome is decided before §16.7 processing sees it.
+   */
+  decided = false
   /** Every challenge header of every 401/407 received, for aggregation (§16.7 item 7). */
   readonly challenges: Array<{ from: SipResponse; field: HeaderField }> = []
 
+  /** Scheduler time the INVITE arrived, ms, when setup time is measured; else -1. */
+  startedAt = -1
+
   constructor(readonly serverTx: ServerTransaction | null, readonly isInvite: boolean, readonly options: ForwardOptions) {}
+
+  /**
+   * Whether a new branch may still be sent. RFC 3261 §16.7 item 5: after a 6xx the proxy
+   * "MUST NOT create any new branches in this context"; item 10: once a final response was
+   * forwarded (a 2xx, for INVITE) "the proxy MUST generate a CANCEL request for all pending
+   * client transactions" — a branch started after that would ring a phone for a call that
+   * was answered; §16.10: a CANCEL from upstream ends the search too.
+   */
+  get mayStartBranch(): boolean {
+    return !this.terminated && !this.finalSent && !this.decided
+  }
 
   /** True when every branch has a final response. */
   get complete(): boolean {

@@ -19,7 +19,7 @@ import { loopHash, proxyBranch } from './branch.ts'
 import { isMediaRefusal } from './media-hooks.ts'
 import type { BranchMediaSeam, ForwardMedia } from './branch-media.ts'
 import type { ProxyTransactions } from './proxy-transactions.ts'
-import type { ForwardOptions, Target } from './target.ts'
+import { distinctTargets, type ForwardOptions, type Target } from './target.ts'
 import { logger } from '../../base/log.ts'
 
 const log = logger('sip.proxy')
@@ -34,6 +34,11 @@ export interface StatefulProxyOptions {
   cancelTimeout: number
   /** Media anchoring for calls that cross WebRTC <-> plain RTP (AnchoredCalls); absent: never anchor. */
   media?: BranchMediaSeam
+  /**
+   * Called once per INVITE when its first final response goes upstream: the setup time in
+   * seconds since the proxy received the INVITE, and the status (metrics).
+   */
+  onInviteFinal?: (seconds: number, status: number) => void
 }
 
 const MAX_FORWARDS_DEFAULT = 70
@@ -53,19 +58,31 @@ export class StatefulProxy {
    * Forwards `request` to every target in parallel (§16.6, once per target) and relays the
    * responses upstream through `serverTx` (§16.7). An empty target set must be handled by
    * the caller (404/480). For INVITE, a 100 Trying goes upstream at once (§16.2).
+   *
+   * RFC 3261 §16.5: "any given URI MUST NOT be added to the set more than once": a target
+   * whose Request-URI is equivalent (§19.1.4) to an earlier one's and that goes to the same
+   * next hop is skipped (`distinctTargets`, target.ts: why the next hop counts too).
    */
   forward(request: SipRequest, serverTx: ServerTransaction, inFlow: Flow, targets: Target[], opts: ForwardOptions): void {
     const isInvite = request.method === 'INVITE'
     const ctx = new ResponseContext(serverTx, isInvite, opts)
+    if (isInvite && this.o.onInviteFinal) ctx.startedAt = this.o.scheduler.now()
     if (isInvite) {
       serverTx.respond(createResponse(request, 100))
       this.inviteContexts.set(serverTx.key, ctx)
     }
+    const set = distinctTargets(targets)
+    if (set !== targets) {
+      log.info('duplicate targets skipped (RFC 3261 §16.5)', {
+        callId: request.get('call-id'), targets: targets.length, distinct: set.length,
+        skipped: targets.filter((t) => !set.includes(t)).map((t) => t.requestUri),
+      })
+    }
     const forwardMedia = this.o.media?.beginForward(request)
     const hash = loopHash(request, request.uri)
-    for (let i = 0; i < targets.length; i++) {
-      if (ctx.terminated) break
-      this.startBranch(ctx, request, inFlow, targets[i]!, i, hash, opts, forwardMedia)
+    for (let i = 0; i < set.length; i++) {
+      if (!ctx.mayStartBranch) break
+      this.startBranch(ctx, request, inFlow, set[i]!, i, hash, opts, forwardMedia)
     }
     if (ctx.complete) this.finish(ctx, opts)
   }
@@ -109,7 +126,12 @@ export class StatefulProxy {
     const handler: ClientTransactionHandler = {
       onResponse: media === null
         ? (res) => this.processBranchResponse(ctx, branch, res, opts)
-        : (res) => media.onResponse(res, branch.tx, () => this.processBranchResponse(ctx, branch, res, opts)),
+        : (res) => {
+          // The answer may spend a while in the media driver before §16.7 sees it: the
+          // outcome is known now, so no branch starts meanwhile (see mayStartBranch).
+          if (ctx.isInvite && res.status >= 200 && (res.status < 300 || res.status >= 600)) ctx.decided = true
+          media.onResponse(res, branch.tx, () => this.processBranchResponse(ctx, branch, res, opts))
+        },
       onTimeout: () => this.onBranchFailure(ctx, branch, 408, opts),
       onTransportError: () => this.onBranchFailure(ctx, branch, target.destination.flow ? 480 : 503, opts),
     }
@@ -121,10 +143,12 @@ export class StatefulProxy {
       send()
       return
     }
-    // Anchored: the offer goes through the media driver before the branch is sent.
+    // Anchored: the offer goes through the media driver before the branch is sent. A branch
+    // whose offer comes back after a 2xx went upstream (or arrived), a 6xx, or a CANCEL is
+    // never sent: it counts as 487 (RFC 3261 §16.7 items 5 and 10).
     media.offer().then(
       (sdp) => {
-        if (ctx.terminated || (ctx.finalSent && !ctx.isInvite) || branch.final) {
+        if (!ctx.mayStartBranch || branch.final) {
           media.release()
           this.onBranchFailure(ctx, branch, 487, opts)
           return
@@ -192,7 +216,10 @@ export class StatefulProxy {
       if (!(ctx.finalSent && !ctx.isInvite)) this.sendUpstream(ctx, res)
       if (!ctx.finalSent) {
         ctx.finalSent = true
-        if (ctx.isInvite) this.cancelBranches(ctx, branch, opts)
+        if (ctx.isInvite) {
+          this.reportInviteFinal(ctx, status)
+          this.cancelBranches(ctx, branch, opts)
+        }
       }
       if (firstFinal && ctx.complete) this.finish(ctx, opts)
       return
@@ -241,11 +268,17 @@ export class StatefulProxy {
         }
         finalStatus = best.status
         this.sendUpstream(ctx, best)
+        if (ctx.isInvite) this.reportInviteFinal(ctx, finalStatus)
       }
     } else {
       finalStatus = 200
     }
     opts.onFinal?.(finalStatus)
+  }
+
+  private reportInviteFinal(ctx: ResponseContext, status: number): void {
+    const report = this.o.onInviteFinal
+    if (report && ctx.startedAt >= 0) report((this.o.scheduler.now() - ctx.startedAt) / 1000, status)
   }
 
   /** Removes our Via (§16.7 item 9) and sends through the server transaction. */

@@ -3,7 +3,9 @@
  * set (RFC 3261 §16.5) and how to forward to it (§16.6).
  */
 import type { HeaderField } from '../syntax/types.ts'
+import { parseUri } from '../syntax/uri.ts'
 import type { Destination } from '../transport/flow.ts'
+import { sipUrisEquivalent } from '../registrar/binding.ts'
 
 /** One element of a target set (§16.5): the Request-URI to use and where to send it. */
 export interface Target {
@@ -24,4 +26,43 @@ export interface ForwardOptions {
   onFinal?: (status: number) => void
   /** The authenticated local user who sent the request (caller side of a media decision). */
   callerUser?: string | null
+}
+
+/**
+ * The target set of RFC 3261 §16.5 without duplicates: "any given URI MUST NOT be added to
+ * the set more than once". A target is a duplicate of an earlier one when its Request-URI
+ * is equivalent to the earlier one's by the rules of §19.1.4 *and* it resolves to the same
+ * next hop (transport, address, port and connection). The next hop is compared too because
+ * a binding's Contact URI is not always globally meaningful: two phones behind one NAT may
+ * both register `sip:bob@192.168.1.10:5060` and are told apart only by the address their
+ * REGISTER came from; URI equality alone would drop one of two real phones. Two bindings of
+ * one phone with the same Contact (re-registered with a new +sip.instance, or a stale binding
+ * restored from the store) are the same URI at the same address: only the first one stays
+ * (bindings come highest q first). URIs that differ beyond §19.1.4 (`;transport=udp` on one
+ * only) are different targets, as the RFC says.
+ *
+ * Returns `targets` itself when there is no duplicate (the usual single target: no work).
+ */
+export function distinctTargets(targets: Target[]): Target[] {
+  if (targets.length < 2) return targets
+  let out: Target[] | null = null
+  for (let i = 1; i < targets.length; i++) {
+    const t = targets[i]!
+    let duplicate = false
+    for (let j = 0; j < i && !duplicate; j++) duplicate = sameTarget(targets[j]!, t)
+    if (duplicate) out ??= targets.slice(0, i)
+    else out?.push(t)
+  }
+  return out ?? targets
+}
+
+/** Same next hop and an equivalent Request-URI (§19.1.4); see distinctTargets. */
+export function sameTarget(a: Target, b: Target): boolean {
+  const da = a.destination
+  const db = b.destination
+  if (da.flow !== db.flow || da.transport !== db.transport || da.address !== db.address || da.port !== db.port) return false
+  if (a.requestUri === b.requestUri) return true
+  const ua = parseUri(a.requestUri)
+  const ub = parseUri(b.requestUri)
+  return ua !== null && ub !== null && sipUrisEquivalent(ua, ub)
 }

@@ -12,7 +12,7 @@ import { createResponse } from '../message/create-response.ts'
 import type { HeaderField } from '../syntax/types.ts'
 import type { TransportSender } from './transport-sender.ts'
 import type { Destination, Flow, TransportProtocol } from './flow.ts'
-import type { UdpTransport } from './udp-transport.ts'
+import type { UdpSendEvent, UdpTransport } from './udp-transport.ts'
 import type { TcpTransport, TcpFlow, FrameResult } from './tcp-transport.ts'
 import type { WsFlow } from './ws-flow.ts'
 import { logger } from '../../base/log.ts'
@@ -33,7 +33,26 @@ export interface TransportLayerOptions {
   advertisedHost: string
   /** What names this gateway; the transport records its bound ports there. */
   local: LocalAddresses
+  /** Milliseconds clock for the send-error log's rate limit (default: performance.now). */
+  now?: () => number
 }
+
+/**
+ * Why a send failed, as counted in `TransportLayer.stats.sendErrorsByCause`:
+ * - `econnrefused`: an ICMP port-unreachable (a UDP peer that went away), reported by the
+ *   kernel on the socket's error queue, one per ICMP message (RFC 3261 §18.4);
+ * - `unreachable`: ICMP host / network unreachable (EHOSTUNREACH, ENETUNREACH, ...);
+ * - `no-flow`: nothing to send over (a WS/WSS destination without its connection, a
+ *   transport that is not listening);
+ * - `closed-connection`: the destination's connection is closed or the write on it failed;
+ * - `other`: anything else (EMSGSIZE, a full send buffer that overflowed, a closed socket).
+ */
+export type SendErrorCause = 'econnrefused' | 'unreachable' | 'no-flow' | 'closed-connection' | 'other'
+
+/** Send errors are logged at most once per cause and destination in this window. */
+export const SEND_ERROR_LOG_INTERVAL_MS = 60_000
+/** Destinations remembered for the log's rate limit (older ones are forgotten first). */
+const SEND_ERROR_LOG_KEYS = 4096
 
 export type MessageHandler = (message: SipMessage, flow: Flow) => void
 
@@ -48,10 +67,24 @@ export class TransportLayer implements TransportSender {
   private tls: TcpTransport | null = null
   private messageHandler: MessageHandler = () => {}
   private flowClosedHandlers: Array<(flow: Flow) => void> = []
-  /** Counters for /metrics and tests. */
-  readonly stats = { received: 0, sent: 0, parseErrors: 0, sendErrors: 0, stateless400: 0, discardedResponses: 0 }
+  /**
+   * Counters for /metrics and tests. `sendErrors` counts every failed send, synchronous
+   * (no flow, a closed connection) or reported later by the kernel (one per ICMP error on
+   * the UDP socket); `sendErrorsByCause` splits the same count by SendErrorCause.
+   * `sendRetries`: UDP datagrams that met another peer's pending ICMP error and went out on
+   * a retry (UdpSendQueue; not errors, but they show vanished peers at work).
+   */
+  readonly stats = {
+    received: 0, sent: 0, parseErrors: 0, sendErrors: 0, stateless400: 0, discardedResponses: 0, sendRetries: 0,
+    sendErrorsByCause: { econnrefused: 0, unreachable: 0, 'no-flow': 0, 'closed-connection': 0, other: 0 } satisfies Record<SendErrorCause, number>,
+  }
+  /** Last log time and errors not logged since, per "cause destination" (see noteSendError). */
+  private readonly sendErrorLog = new Map<string, { at: number; suppressed: number }>()
+  private readonly now: () => number
 
-  constructor(private readonly options: TransportLayerOptions) {}
+  constructor(private readonly options: TransportLayerOptions) {
+    this.now = options.now ?? (() => performance.now())
+  }
 
   /** Registers the single consumer of parsed messages (the transaction layer). */
   onMessage(handler: MessageHandler): void {
@@ -63,9 +96,11 @@ export class TransportLayer implements TransportSender {
     this.flowClosedHandlers.push(handler)
   }
 
+  /** Sends over `udp` from now on; its send errors are counted and logged here. */
   attachUdp(udp: UdpTransport): void {
     this.udp = udp
     this.options.local.setPort('UDP', udp.port)
+    udp.sendErrorListener = this.udpSendError
   }
 
   attachTcp(tcp: TcpTransport, transport: 'TCP' | 'TLS'): void {
@@ -284,7 +319,7 @@ export class TransportLayer implements TransportSender {
     })
     log.warn('malformed request answered', { flowId: flow.id, status: r.status, reason: r.reason })
     this.stats.stateless400++
-    if (!flow.send(serializeMessage(res))) this.stats.sendErrors++
+    if (!flow.send(serializeMessage(res))) this.noteSendError(flowFailure(flow), flow.transport, flow.remoteAddress, flow.remotePort, '')
   }
 
   // ---- outbound ------------------------------------------------------------------------
@@ -298,18 +333,69 @@ export class TransportLayer implements TransportSender {
   send(message: SipMessage, destination: Destination): Flow | null {
     const flow = this.resolveFlow(destination)
     if (flow === null) {
-      this.stats.sendErrors++
-      log.warn('no flow for destination', { transport: destination.transport, address: destination.address, port: destination.port })
+      const cause = destination.flow !== undefined ? 'closed-connection' : 'no-flow'
+      this.noteSendError(cause, destination.transport, destination.address, destination.port, '')
       return null
     }
     const data = serializeMessage(message)
     if (log.debugEnabled) log.debug('send', { flowId: flow.id, trace: decoder.decode(data) })
     if (!flow.send(data)) {
-      this.stats.sendErrors++
+      this.noteSendError(flowFailure(flow), flow.transport, flow.remoteAddress, flow.remotePort, '')
       return null
     }
     this.stats.sent++
     return flow
+  }
+
+  /**
+   * What the UDP socket reports about sends (UdpSendErrorListener). An ICMP error names no
+   * destination (RFC 3261 §18.4: it is about an earlier datagram to a peer that went away;
+   * that peer's transaction ends by timeout, §17.1.1.2 / §17.2.1, since the error cannot be
+   * matched to it); a datagram of another destination that met the error went out on a retry
+   * (`sendRetries`, not an error); a dropped datagram is an error of its own destination.
+   */
+  private readonly udpSendError = (event: UdpSendEvent, code: string, address: string | null, port: number): void => {
+    if (event === 'retried') {
+      this.stats.sendRetries++
+      return
+    }
+    this.noteSendError(udpCause(code), 'UDP', address, port, code)
+  }
+
+  /**
+   * Counts one send error and logs it at most once per cause and destination host per
+   * SEND_ERROR_LOG_INTERVAL_MS (the line says how many were not logged since the last one),
+   * so that a vanished peer whose responses keep failing costs one line a minute, not one
+   * per packet. Errors without a destination (ICMP) share one key per cause.
+   */
+  private noteSendError(cause: SendErrorCause, transport: TransportProtocol, address: string | null, port: number, code: string): void {
+    this.stats.sendErrors++
+    this.stats.sendErrorsByCause[cause]++
+    // Keyed by host, not port: clients that vanish come from ever new ephemeral ports.
+    const where = address === null ? transport : `${transport} ${address}`
+    const key = cause + ' ' + where
+    const now = this.now()
+    const logged = this.sendErrorLog
+    const last = logged.get(key)
+    if (last !== undefined && now - last.at < SEND_ERROR_LOG_INTERVAL_MS) {
+      last.suppressed++
+      return
+    }
+    if (last === undefined && logged.size >= SEND_ERROR_LOG_KEYS) {
+      for (const [k, v] of logged) if (now - v.at >= SEND_ERROR_LOG_INTERVAL_MS) logged.delete(k)
+      // Still full: forget the oldest (Map order is insertion order).
+      if (logged.size >= SEND_ERROR_LOG_KEYS) logged.delete(logged.keys().next().value!)
+    }
+    if (last !== undefined) logged.delete(key)
+    logged.set(key, { at: now, suppressed: 0 })
+    const fields: Record<string, unknown> = { cause, transport, notLoggedSinceLast: last?.suppressed ?? 0 }
+    if (address !== null) {
+      fields.address = address
+      fields.port = port
+    }
+    if (code !== '') fields.code = code
+    if (address === null) log.warn('ICMP error for an earlier datagram: a peer went away (other destinations are unaffected)', fields)
+    else log.warn('send failed, message dropped', fields)
   }
 
   private resolveFlow(d: Destination): Flow | null {
@@ -361,6 +447,26 @@ export class TransportLayer implements TransportSender {
   /** Closes nothing itself: the transports own their sockets. Forgets every flow. */
   clear(): void {
     this.flows.clear()
+  }
+}
+
+/** Why a send on `flow` failed: a connection that is (or just went) away, or the UDP socket. */
+function flowFailure(flow: Flow): SendErrorCause {
+  return flow.reliable ? 'closed-connection' : 'other'
+}
+
+/** The cause of a UDP socket error by its errno name. */
+function udpCause(code: string): SendErrorCause {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'econnrefused'
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EHOSTDOWN':
+    case 'ENETDOWN':
+      return 'unreachable'
+    default:
+      return 'other'
   }
 }
 
