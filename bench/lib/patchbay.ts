@@ -78,6 +78,10 @@ export function benchGatewayYaml(options: PatchbayOptions): string {
     '  algorithms: [MD5, SHA-256]',
     'proxy:',
     `  trustedSources: [${trusted.map((t) => `'${t}'`).join(', ')}]`,
+    // The load generators all send from 127.0.0.1: exempt it from the flood and brute-force
+    // bans (issue 11 defences), as an operator would allow-list a PBX.
+    'security:',
+    "  allowList: ['127.0.0.1']",
     'registrar:',
     '  maxExpires: 3600',
     'ice:',

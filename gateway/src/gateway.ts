@@ -23,6 +23,7 @@ import { RequestPipeline } from './sip/routing/request-pipeline.ts'
 import { DigestAuthenticator } from './sip/auth/digest-authenticator.ts'
 import { LocationService } from './sip/registrar/location-service.ts'
 import { Registrar } from './sip/registrar/registrar.ts'
+import { SipSecurity, type SipSecuritySettings } from './sip/security/sip-security.ts'
 import { openDatabase } from './store/database.ts'
 import { BindingStore } from './store/binding-store.ts'
 import { StunBindingService } from './ice/stun-binding-service.ts'
@@ -32,7 +33,7 @@ import { AnchorPolicy } from './media/anchor-policy.ts'
 import { createMediaDriver } from './media/create-media-driver.ts'
 import { createHttpApp } from './http/http-app.ts'
 import type { StaticAsset } from './http/softphone-plugin.ts'
-import { gatewayMetrics } from './gateway-metrics.ts'
+import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.ts'
 
 const log = logger('gateway')
 
@@ -54,10 +55,14 @@ export interface Gateway {
   /** Anchored calls (dialogs whose media the gateway relays); null with media.driver none. */
   readonly anchoredCalls: AnchoredCalls | null
   readonly location: LocationService
+  /** Bans, brute-force and flood defences; `security.stats` holds their counters (plain numbers). */
+  readonly security: SipSecurity
   /** The media driver anchoring WebRTC <-> RTP calls, or null with media.driver none. */
   readonly media: MediaDriver | null
   /** The STUN binding service (not bound), or null when ice.stun.enabled is false. */
   readonly stun: StunBindingService | null
+  /** Prometheus metrics over these layers (GET /metrics). */
+  readonly metrics: GatewayMetrics
   /** The HTTP app (not listening). */
   readonly http: ReturnType<typeof createHttpApp>
   /** Bindings restored from the store when the graph was built. */
@@ -69,6 +74,12 @@ export interface Gateway {
    * Returns the names of settings that need a restart to take effect.
    */
   reload(config: GatewayConfig): string[]
+  /**
+   * Graceful shutdown, first half: new out-of-dialog requests get 503 + Retry-After
+   * (shutdown.retryAfterSeconds); resolves once no INVITE is being set up, or after
+   * `graceMs`. Resolves with the INVITEs still pending then.
+   */
+  drain(graceMs: number): Promise<number>
   /** Releases what the graph holds (media, timers, bindings store); listeners are main.ts's. */
   close(): Promise<void>
 }
@@ -79,6 +90,30 @@ function localAddresses(config: GatewayConfig): LocalAddresses {
   if (config.sip.publicAddress) hosts.push(config.sip.publicAddress)
   if (config.sip.host === '0.0.0.0' || config.sip.host === '127.0.0.1') hosts.push('127.0.0.1')
   return new LocalAddresses(config.domain, hosts)
+}
+
+/** The reloadable security settings of `config` (allow-list = security.allowList + proxy.trustedSources). */
+function securitySettings(config: GatewayConfig): SipSecuritySettings {
+  const s = config.security
+  return {
+    allowList: [...s.allowList, ...config.proxy.trustedSources],
+    banAction: s.bans.action,
+    bruteForce: {
+      enabled: s.bruteForce.enabled,
+      windowMs: s.bruteForce.windowSeconds * 1000,
+      maxFailuresPerSource: s.bruteForce.maxFailuresPerSource,
+      maxFailuresPerUser: s.bruteForce.maxFailuresPerUser,
+      banSeconds: s.bruteForce.banSeconds,
+    },
+    flood: {
+      enabled: s.flood.enabled,
+      windowMs: s.flood.windowSeconds * 1000,
+      maxRequests: s.flood.maxRequests,
+      banSeconds: s.flood.banSeconds,
+      maxServerTransactions: s.overload.maxServerTransactions,
+      retryAfterSeconds: s.overload.retryAfterSeconds,
+    },
+  }
 }
 
 /**
@@ -138,28 +173,46 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     timerC: config.proxy.timerC * 1000,
     cancelTimeout: 64 * config.timers.T1,
     media: anchoredCalls ?? undefined,
+    onInviteFinal: (seconds, status) => metrics.observeCallSetup(seconds, status),
+  })
+  const security = new SipSecurity({
+    ...securitySettings(config),
+    scheduler,
+    maxBans: config.security.bans.maxEntries,
+    maxTracked: config.security.maxTrackedSources,
+    serverTransactions: () => {
+      const c = transactions.transactionCounts
+      return c.inviteServer + c.nonInviteServer
+    },
   })
   tu.pipeline = new RequestPipeline({
     local, transport, proxy, auth, registrar, location,
     userExists: (u) => users.has(u),
     trustedSources: new Set(config.proxy.trustedSources),
+    security,
   })
   transport.onMessage((m, f) => transactions.receive(m, f))
+  // Set by drain(): connections closed by our own shutdown keep their bindings in the store,
+  // so that a restart can reach TCP phones again (LocationService.restore decides which).
+  let draining = false
   transport.onFlowClosed((f) => {
     proxy.endDialogsOnFlow(f)
+    if (draining) return
     const dropped = location.removeFlow(f.id)
     if (dropped.length > 0) log.info('bindings dropped with their flow', { flowId: f.id, count: dropped.length })
   })
 
   const stun = config.ice.stun.enabled ? new StunBindingService() : null
+  const metrics = createGatewayMetrics({ transport, transactions, proxy, anchoredCalls, location, media, stun, security })
   const gateway: Gateway = {
-    config, scheduler, local, users, transport, transactions, proxy, anchoredCalls, location, media, stun,
+    config, scheduler, local, users, transport, transactions, proxy, anchoredCalls, location, security, media, stun, metrics,
     bindingsRestored: restored.restored,
     httpPort: 0,
     http: createHttpApp({
       config, users, transport,
       bindings: () => location.all(),
-      metrics: () => gatewayMetrics(gateway),
+      security,
+      metrics,
       stunPort: () => stun?.port,
       httpPort: () => gateway.httpPort,
       softphone: options.softphone ?? null,
@@ -168,11 +221,24 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     reload(next: GatewayConfig): string[] {
       users.replace(next.users)
       setLogLevel(next.log.level)
+      security.reconfigure(securitySettings(next))
       const restart: string[] = []
       if (JSON.stringify(next.sip) !== JSON.stringify(config.sip)) restart.push('sip')
       if (JSON.stringify(next.http) !== JSON.stringify(config.http)) restart.push('http')
       if (next.domain !== config.domain) restart.push('domain')
+      if (next.security.bans.maxEntries !== config.security.bans.maxEntries || next.security.maxTrackedSources !== config.security.maxTrackedSources) {
+        restart.push('security (table sizes)')
+      }
       return restart
+    },
+    async drain(graceMs: number) {
+      draining = true
+      tu.pipeline!.startDraining(config.shutdown.retryAfterSeconds)
+      const until = Date.now() + graceMs
+      while (proxy.pendingInvites > 0 && Date.now() < until) await Bun.sleep(50)
+      // Let the last final responses and ACKs of this turn go out.
+      await Bun.sleep(Math.min(100, graceMs))
+      return proxy.pendingInvites
     },
     async close() {
       await media?.close()

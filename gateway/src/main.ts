@@ -61,7 +61,15 @@ export interface RunningGateway {
    * Returns the names of settings that need a restart to take effect.
    */
   reload(config: GatewayConfig): string[]
+  /** Stops at once: listeners closed, state released (the bindings store flushed). */
   stop(): Promise<void>
+  /**
+   * Graceful shutdown (SIGTERM): new out-of-dialog requests get 503 + Retry-After while
+   * calls being set up finish (at most `graceMs`, default shutdown.graceSeconds), then stop().
+   * Bindings of connections closed by the shutdown stay in the store for the next start.
+   * Resolves with the INVITEs still pending when the grace period ended.
+   */
+  shutdown(graceMs?: number): Promise<number>
 }
 
 export interface StartOptions {
@@ -90,7 +98,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     domain: config.domain, http: g.httpPort, udp: listeners.udp.port, tcp: listeners.tcp.port, tls: listeners.tls?.port ?? null,
     stun: g.stun?.port ?? null, users: g.users.size, bindingsRestored: g.bindingsRestored,
   })
-  return {
+  const running: RunningGateway = {
     config,
     httpUrl: `${scheme}://${hostForUrl}:${g.httpPort}`,
     wsUrl: `${secure ? 'wss' : 'ws'}://${hostForUrl}:${g.httpPort}/sip`,
@@ -101,6 +109,11 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     stunPort: g.stun?.port ?? null,
     internals: { transport, transactions: g.transactions, proxy: g.proxy, anchoredCalls: g.anchoredCalls, location: g.location, media: g.media },
     reload: (next) => g.reload(next),
+    async shutdown(graceMs = config.shutdown.graceSeconds * 1000) {
+      const pending = await g.drain(graceMs)
+      await running.stop()
+      return pending
+    },
     async stop() {
       await g.http.stop(true)
       listeners.udp.stop()
@@ -110,6 +123,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       await g.close()
     },
   }
+  return running
 }
 
 /** Binds UDP, TCP, TLS (when configured), STUN (when enabled) and HTTP for a built gateway. */
@@ -120,7 +134,6 @@ async function listen(g: Gateway): Promise<{ udp: UdpTransport; tcp: TcpTranspor
     host: config.sip.host,
     port: config.sip.udpPort,
     onDatagram: (d, f) => transport.receiveDatagram(d, f),
-    onError: (e) => log.debug('udp socket error', { error: (e as Error & { code?: string }).code ?? e.message }),
   })
   transport.attachUdp(udp)
   const tcpHandlers = {
@@ -210,9 +223,19 @@ async function runCli(): Promise<void> {
     log.info('configuration reloaded', { needsRestart: restart })
   })
 
+  let stopping = false
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
-      void gateway.stop().then(() => process.exit(0))
+      if (stopping) return
+      stopping = true
+      log.info('shutting down', { signal: sig, graceSeconds: c.shutdown.graceSeconds })
+      void gateway.shutdown().then((pending) => {
+        log.info('stopped', { invitesCutShort: pending })
+        process.exit(0)
+      }, (e: unknown) => {
+        log.error('shutdown failed', { error: String(e) })
+        process.exit(1)
+      })
     })
   }
 }

@@ -1,8 +1,10 @@
 /**
  * End to end: the softphone in Debian's Chromium when things go wrong.
  *
- * - Sign-in failures are put in words: an unknown user (the registrar answers 404, RFC 3261
- *   §10.3 step 3) and a wrong password.
+ * - Sign-in failures are put in words. An unknown user is told exactly what a wrong password
+ *   is told: the gateway challenges it like any user and refuses its credentials with the
+ *   same 401, so that nobody can probe which user names exist (issue 11, Asterisk's
+ *   `alwaysauthreject`; it used to answer 404 at once).
  * - The gateway dies and comes back: it is stopped while alice is registered and while bob's
  *   REGISTER is on the wire (sent, not yet answered); both pages say the server is
  *   unreachable; a NEW gateway (empty in-memory location service) is started on the same HTTP
@@ -84,17 +86,19 @@ describe('sign-in failures are put in words', () => {
     gateway = undefined
   })
 
-  test('an unknown user ("zed") is told "Unknown user." and stays on the sign-in form', async () => {
+  test('an unknown user ("zed") is told what a wrong password is told ("Wrong password."), and stays on the sign-in form', async () => {
     const frames = watchSipFrames(zed.page)
     await signIn(zed.page, 'zed', 'whatever-password', 'none')
     await waitForRegistration(zed.page, 'failed')
     const state = await registration(zed.page)
-    expect(state.reason).toBe('unknown-user')
-    expect(state.statusCode).toBe(404)
-    await waitForText(zed.page, /Unknown user\./)
+    // No user enumeration: the same answer as a wrong password (it used to be 404 "Unknown user.").
+    expect(state.reason).toBe('wrong-password')
+    expect(state.statusCode).toBe(401)
+    await waitForText(zed.page, /Wrong password\./)
     expect(await zed.page.locator('pb-login').count()).toBe(1)
-    // The gateway really answered 404 (not a client-side guess).
-    expect(frames.received.some((m) => /^SIP\/2\.0 404 /.test(m) && /^CSeq:\s*\d+ REGISTER/im.test(m))).toBe(true)
+    // The gateway really challenged zed and refused the credentials with 401 (never 404).
+    const registerAnswers = frames.received.filter((m) => /^CSeq:\s*\d+ REGISTER/im.test(m)).map((m) => m.slice(0, 11))
+    expect(registerAnswers).toEqual(['SIP/2.0 401', 'SIP/2.0 401'])
     // A permanent failure is not retried: no second REGISTER within 2.5 s (the first retry would come after ~1 s).
     const registers = frames.sentMethods().filter((m) => m === 'REGISTER').length
     await zed.page.waitForTimeout(2500)

@@ -11,7 +11,9 @@
  *   is, and the field: `sip-config/users.yaml:12 users[2].ha1: must match ^[0-9a-f]{32}$`.
  * - Semantic checks: unique usernames; registrar minExpires <= defaultExpires <= maxExpires;
  *   sip.tlsPort needs sip.tls; duplicate keys in a mapping; auth.md5OnlyUserAgents are regular
- *   expressions; media ports form a range; the rtpengine driver has an instance.
+ *   expressions; media ports form a range; the rtpengine driver has an instance;
+ *   proxy.trustedSources are IP addresses; security.allowList entries are IP addresses or
+ *   CIDR prefixes.
  *
  * Never throws for bad files: all problems come back as `{ ok: false, errors }`, so the
  * gateway can refuse to start (or, on reload, keep the old configuration).
@@ -30,6 +32,7 @@ import {
 import { defaultConfig } from './defaults.ts'
 import { isDemoCredential } from './demo-users.ts'
 import { YamlLocator, type YamlPath } from './yaml-locator.ts'
+import { parseAllowListEntry } from '../sip/security/source-allow-list.ts'
 
 /** One problem in one file. */
 export interface ConfigError {
@@ -103,6 +106,16 @@ export function loadConfig(dir: string | null): LoadResult {
       new RegExp(pattern, 'i')
     } catch (e) {
       errors.push(gw.error(['auth', 'md5OnlyUserAgents', i], `not a regular expression: ${(e as Error).message}`))
+    }
+  })
+  gateway.proxy.trustedSources.forEach((entry, i) => {
+    if (parseAllowListEntry(entry)?.kind !== 'address') {
+      errors.push(gw.error(['proxy', 'trustedSources', i], 'must be an IP address (e.g. 192.0.2.10 or 2001:db8::10)'))
+    }
+  })
+  gateway.security.allowList.forEach((entry, i) => {
+    if (parseAllowListEntry(entry) === null) {
+      errors.push(gw.error(['security', 'allowList', i], 'must be an IP address or a CIDR prefix (e.g. 192.0.2.10, 192.0.2.0/24, 2001:db8::/32)'))
     }
   })
   if (gateway.media.rtpPortMin >= gateway.media.rtpPortMax) {

@@ -75,6 +75,56 @@ export const GatewayFileSchema = Type.Object({
      */
     trustedSources: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
   }, { additionalProperties: false, default: {} }),
+  /**
+   * Defences against hostile traffic (gateway/src/sip/security/): bans, brute-force and
+   * flood limits, the server transaction cap. Trusted sources (proxy.trustedSources) and
+   * `allowList` are exempt from all of them.
+   */
+  security: Type.Object({
+    /**
+     * Source addresses (IPv4/IPv6) or CIDR prefixes (`192.0.2.0/24`) never banned,
+     * rate-limited or refused at the transaction cap, in addition to proxy.trustedSources.
+     * Unlike trusted sources, their requests are still challenged.
+     */
+    allowList: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    bans: Type.Object({
+      /** What a banned source's requests get: `drop` (no answer) or `reject` (403 Forbidden). */
+      action: Type.Union([Type.Literal('drop'), Type.Literal('reject')], { default: 'drop' }),
+      /** Most bans held at once; a new ban beyond it drops the oldest. */
+      maxEntries: Type.Integer({ minimum: 1, default: 10000 }),
+    }, { additionalProperties: false, default: {} }),
+    /** Failed digest attempts (wrong password or unknown user) per source and per user name. */
+    bruteForce: Type.Object({
+      enabled: Type.Boolean({ default: true }),
+      /** Sliding window, seconds. */
+      windowSeconds: Type.Integer({ minimum: 1, default: 300 }),
+      /** Failures from one source within the window that ban it. */
+      maxFailuresPerSource: Type.Integer({ minimum: 1, default: 10 }),
+      /** Failures for one user name (from any source) after which each further failing source is banned. */
+      maxFailuresPerUser: Type.Integer({ minimum: 1, default: 20 }),
+      /** Ban length, seconds. */
+      banSeconds: Type.Integer({ minimum: 1, default: 900 }),
+    }, { additionalProperties: false, default: {} }),
+    /** Per-source request rate (Kamailio pike): more than maxRequests per window bans the source. */
+    flood: Type.Object({
+      enabled: Type.Boolean({ default: true }),
+      /** Sliding window, seconds (pike's sampling_time_unit). */
+      windowSeconds: Type.Integer({ minimum: 1, default: 2 }),
+      /** Requests one source may send per window (pike's reqs_density_per_unit). */
+      maxRequests: Type.Integer({ minimum: 1, default: 2000 }),
+      /** Ban length, seconds. */
+      banSeconds: Type.Integer({ minimum: 1, default: 60 }),
+    }, { additionalProperties: false, default: {} }),
+    /** The global cap on concurrent server transactions: beyond it, new requests get 503. */
+    overload: Type.Object({
+      /** Live server transactions (INVITE + non-INVITE) above which new requests get 503; 0: no cap. */
+      maxServerTransactions: Type.Integer({ minimum: 0, default: 100000 }),
+      /** Retry-After of that 503, seconds. */
+      retryAfterSeconds: Type.Integer({ minimum: 1, default: 5 }),
+    }, { additionalProperties: false, default: {} }),
+    /** Most sources (and user names) each counter table tracks; memory stays bounded under a flood of addresses. */
+    maxTrackedSources: Type.Integer({ minimum: 16, default: 65536 }),
+  }, { additionalProperties: false, default: {} }),
   ice: Type.Object({
     /** The gateway's own STUN binding service (RFC 8489), on UDP. */
     stun: Type.Object({
@@ -127,8 +177,18 @@ export const GatewayFileSchema = Type.Object({
     /** bun:sqlite database file; ":memory:" keeps nothing across restarts. */
     path: Type.String({ default: '.data/patchbay.sqlite' }),
   }, { additionalProperties: false, default: {} }),
-  /** Bearer token for the admin REST API (`GET /api/registrations`); absent: those endpoints answer 401. */
+  /** Bearer token for the admin REST API (`/api/registrations`, `/api/security/bans`); absent: those endpoints answer 401. */
   adminToken: Type.Optional(Type.String({ minLength: 16 })),
+  /**
+   * SIGTERM: new out-of-dialog requests get 503 with Retry-After while calls being set up
+   * finish, for at most `graceSeconds`; then the bindings store is flushed and the process
+   * exits 0.
+   */
+  shutdown: Type.Object({
+    graceSeconds: Type.Number({ minimum: 0, maximum: 300, default: 10 }),
+    /** Retry-After (seconds) of the 503 sent to new requests while shutting down. */
+    retryAfterSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 5 }),
+  }, { additionalProperties: false, default: {} }),
   log: Type.Object({
     level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }),
   }, { additionalProperties: false, default: {} }),

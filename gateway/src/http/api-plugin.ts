@@ -4,6 +4,7 @@
  */
 import { Elysia } from 'elysia'
 import type { Binding } from '../sip/registrar/binding.ts'
+import { adminRefusal } from './admin-auth.ts'
 
 export interface ApiDeps {
   domain: string
@@ -11,18 +12,8 @@ export interface ApiDeps {
   adminToken: string | undefined
   startedAt: number
   bindings(): Binding[]
-  /** Counters for /metrics: name -> value. */
-  metrics(): Record<string, number>
-}
-
-/** Constant-time comparison of two strings (admin token check). */
-function safeEqual(a: string, b: string): boolean {
-  const ea = new TextEncoder().encode(a)
-  const eb = new TextEncoder().encode(b)
-  if (ea.length !== eb.length) return false
-  let d = 0
-  for (let i = 0; i < ea.length; i++) d |= ea[i]! ^ eb[i]!
-  return d === 0
+  /** The /metrics exposition (Prometheus text format) and its content type. */
+  metrics: { text(): Promise<string>; readonly contentType: string }
 }
 
 export function apiPlugin(deps: ApiDeps) {
@@ -38,13 +29,8 @@ export function apiPlugin(deps: ApiDeps) {
       iceServersPath: '/api/ice-servers',
     }))
     .get('/api/registrations', ({ request, set }) => {
-      const auth = request.headers.get('authorization') ?? ''
-      const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : ''
-      if (deps.adminToken === undefined || token === '' || !safeEqual(token, deps.adminToken)) {
-        set.status = 401
-        set.headers['www-authenticate'] = 'Bearer realm="patchbay-admin"'
-        return { error: deps.adminToken === undefined ? 'admin API disabled: set adminToken in gateway.yaml' : 'admin token required' }
-      }
+      const refusal = adminRefusal(request, set, deps.adminToken)
+      if (refusal !== null) return refusal
       const now = Math.floor(Date.now() / 1000)
       return {
         registrations: deps.bindings().map((b) => ({
@@ -61,11 +47,8 @@ export function apiPlugin(deps: ApiDeps) {
         })),
       }
     })
-    .get('/metrics', ({ set }) => {
-      set.headers['content-type'] = 'text/plain; version=0.0.4'
-      const m = deps.metrics()
-      let out = ''
-      for (const k of Object.keys(m).sort()) out += `patchbay_${k} ${m[k]}\n`
-      return out
+    .get('/metrics', async ({ set }) => {
+      set.headers['content-type'] = deps.metrics.contentType
+      return await deps.metrics.text()
     })
 }

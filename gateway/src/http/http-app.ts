@@ -11,6 +11,7 @@ import type { Binding } from '../sip/registrar/binding.ts'
 import type { TransportLayer } from '../sip/transport/transport-layer.ts'
 import { verifyPassword } from '../sip/auth/verify-password.ts'
 import { apiPlugin } from './api-plugin.ts'
+import { securityPlugin, type SecurityAdmin } from './security-plugin.ts'
 import { iceServersPlugin } from './ice-servers-plugin.ts'
 import { sipWebSocketPlugin } from './sip-websocket-plugin.ts'
 import { softphonePlugin, type StaticAsset } from './softphone-plugin.ts'
@@ -21,8 +22,10 @@ export interface HttpAppDeps {
   transport: TransportLayer
   /** Current bindings, for GET /api/registrations. */
   bindings(): Binding[]
-  /** Counters and gauges for /metrics: name (with labels) -> value. */
-  metrics(): Record<string, number>
+  /** Bans and security counters, for /api/security/bans. */
+  security: SecurityAdmin
+  /** The /metrics exposition (gateway-metrics.ts). */
+  metrics: { text(): Promise<string>; readonly contentType: string }
   /** The STUN service's bound port, once it listens. */
   stunPort(): number | undefined
   /** The HTTP server's bound port, once it listens (our WS sent-by). */
@@ -44,6 +47,7 @@ export function createHttpApp(deps: HttpAppDeps) {
       bindings: deps.bindings,
       metrics: deps.metrics,
     }))
+    .use(securityPlugin({ adminToken: config.adminToken, security: deps.security }))
     .use(sipWebSocketPlugin({ transport: deps.transport, secure: config.http.tls !== undefined, localAddress: config.http.host, localPort: deps.httpPort }))
     .use(iceServersPlugin({
       config,

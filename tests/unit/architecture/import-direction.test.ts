@@ -27,6 +27,7 @@ const LAYERS: ReadonlyArray<readonly [string, number]> = [
   ['sip/transaction', 14],
   ['sip/auth', 15],
   ['sip/registrar', 15],
+  ['sip/security', 15],
   ['sip/proxy', 16],
   ['sip/routing', 17],
   ['config', 20],

@@ -114,6 +114,21 @@ describe('valid directories', () => {
   })
 })
 
+describe('security settings', () => {
+
+  test('security defaults (issue 11): brute force 10 per source / 20 per user in 300 s -> 900 s ban; flood 2000 per 2 s -> 60 s ban; cap 100,000', () => {
+    const c = defaultConfig()
+    expect(c.security).toEqual({
+      allowList: [],
+      bans: { action: 'drop', maxEntries: 10000 },
+      bruteForce: { enabled: true, windowSeconds: 300, maxFailuresPerSource: 10, maxFailuresPerUser: 20, banSeconds: 900 },
+      flood: { enabled: true, windowSeconds: 2, maxRequests: 2000, banSeconds: 60 },
+      overload: { maxServerTransactions: 100000, retryAfterSeconds: 5 },
+      maxTrackedSources: 65536,
+    })
+  })
+})
+
 describe('errors name the file, the line and the field', () => {
   test('wrong type', () => {
     const { dir, errors } = errorsOf({ 'gateway.yaml': 'domain: patchbay.test\nhttp:\n  host: 127.0.0.1\n  port: eighty\n' })
@@ -206,6 +221,40 @@ describe('errors name the file, the line and the field', () => {
   test('errors in both files are all reported', () => {
     const { errors } = errorsOf({ 'gateway.yaml': 'bogus: 1\n', 'users.yaml': 'people: []\n' })
     expect(errors.map((e) => [e.file.split('/').pop(), e.field])).toEqual([['gateway.yaml', 'bogus'], ['users.yaml', 'people']])
+  })
+
+  test('security: allow-list entries and trusted sources must be addresses (prefixes for the allow-list), action and limits checked', () => {
+    const { errors } = errorsOf({
+      'gateway.yaml': [
+        'proxy:',
+        '  trustedSources: [192.0.2.1, pbx.example.org, 10.0.0.0/8]',
+        'security:',
+        '  allowList:',
+        '    - 198.51.100.0/24',
+        '    - office.example.org',
+        '    - 203.0.113.0/33',
+        '  bans:',
+        '    action: tarpit',
+        '  flood:',
+        '    maxRequests: 0',
+        '  bruteForce:',
+        '    windowSeconds: 1.5',
+        '',
+      ].join('\n'),
+    })
+    const byField = Object.fromEntries(errors.map((e) => [e.field, [e.line, e.message]]))
+    expect(byField['security.bans.action']).toEqual([9, 'must be one of: drop, reject'])
+    expect(byField['security.flood.maxRequests']).toEqual([11, 'must be >= 1'])
+    expect(byField['security.bruteForce.windowSeconds']).toEqual([13, 'must be an integer (got a number with a fraction)'])
+    // Semantic checks run once the schema is satisfied.
+    const semantic = errorsOf({
+      'gateway.yaml': 'proxy:\n  trustedSources: [192.0.2.1, pbx.example.org, 10.0.0.0/8]\nsecurity:\n  allowList:\n    - 198.51.100.0/24\n    - office.example.org\n    - 203.0.113.0/33\n',
+    }).errors
+    expect(semantic.map((e) => [e.line, e.field])).toEqual([
+      [2, 'proxy.trustedSources[1]'], [2, 'proxy.trustedSources[2]'], [6, 'security.allowList[1]'], [7, 'security.allowList[2]'],
+    ])
+    expect(semantic[0]!.message).toBe('must be an IP address (e.g. 192.0.2.10 or 2001:db8::10)')
+    expect(semantic[2]!.message).toMatch(/^must be an IP address or a CIDR prefix/)
   })
 
   test('a directory that does not exist', () => {

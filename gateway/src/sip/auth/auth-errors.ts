@@ -27,7 +27,11 @@ export type AuthFailure =
   | 'nc-replay'
   /** The `uri` parameter is not the Request-URI (RFC 7616 §3.4.6). */
   | 'uri-mismatch'
-  /** No such user in users.yaml. Answered like a wrong password (as Kamailio does). */
+  /**
+   * No such user in users.yaml. Answered exactly like a wrong password, after the same digest
+   * computation (Asterisk's `alwaysauthreject`; Kamailio answers both with a new challenge):
+   * the reason is for logs only.
+   */
   | 'unknown-user'
   /** The response does not match. */
   | 'wrong-password'

@@ -82,6 +82,8 @@ export class DigestAuthenticator {
   private readonly opaque: string
   private readonly checkDigestUri: boolean
   private readonly md5OnlyUserAgents: readonly RegExp[]
+  /** HA1s verified against for a user name that does not exist (random: nothing matches them). */
+  private readonly unknownUser: { ha1: string; ha1Sha256: string }
 
   constructor(options: DigestAuthenticatorOptions) {
     if (options.algorithms.length === 0) throw new RangeError('at least one digest algorithm is needed')
@@ -93,6 +95,9 @@ export class DigestAuthenticator {
     this.nonces = new NonceStore({ scheduler: options.scheduler, lifetime: options.nonceLifetime, secret: options.secret })
     const o = crypto.getRandomValues(new Uint8Array(12))
     this.opaque = Buffer.from(o.buffer, o.byteOffset, o.byteLength).toString('base64url')
+    const r = crypto.getRandomValues(new Uint8Array(48))
+    const hex = Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('hex')
+    this.unknownUser = { ha1: hex.slice(0, 32), ha1Sha256: hex.slice(32, 96) }
   }
 
   /**
@@ -140,7 +145,9 @@ export class DigestAuthenticator {
    * - no Authorization / Proxy-Authorization with Digest credentials for our realm (other
    *   schemes such as RFC 4475 regaut01's are ignored) -> challenge;
    * - unknown user or wrong response -> challenge again (reason 'unknown user' /
-   *   'wrong password'), as Kamailio does;
+   *   'wrong password'), as Kamailio does; an unknown user is verified against random HA1s
+   *   on the same code path as a known one (Asterisk's `alwaysauthreject`), so the answer
+   *   and its timing are the same;
    * - right response on an expired nonce -> challenge with stale=true;
    * - nonce-count not greater than one already accepted -> challenge with stale=true;
    * - `uri` not the Request-URI -> 400; credentials lacking username/nonce/uri/response,
@@ -191,12 +198,16 @@ export class DigestAuthenticator {
     const nonceCheck = this.nonces.check(nonce)
     if (!nonceCheck.ok && nonceCheck.reason !== 'stale') return authFailure('bad-nonce', proxy, username)
 
+    // Asterisk's `alwaysauthreject`: an unknown user takes the very path of a known one, with
+    // HA1s nobody can know (random per authenticator), so that neither the answer nor the
+    // time it takes tells a scanner which user names exist. Both end in the same challenge
+    // (AUTH_FAILURES: 'unknown-user' and 'wrong-password' are answered alike).
     const user = this.lookupUser(username)
-    if (user === undefined) return authFailure('unknown-user', proxy, username)
-
+    const known = user !== undefined
+    const stored = known ? user : this.unknownUser
     const expected = digestResponse({
       algorithm,
-      ha1: algorithm === 'MD5' ? user.ha1 : user.ha1Sha256,
+      ha1: algorithm === 'MD5' ? stored.ha1 : stored.ha1Sha256,
       nonce,
       nc: creds.nc,
       cnonce: creds.cnonce,
@@ -204,7 +215,8 @@ export class DigestAuthenticator {
       method: request.method,
       uri,
     })
-    if (!hexDigestEquals(expected, response)) return authFailure('wrong-password', proxy, username)
+    const matches = hexDigestEquals(expected, response)
+    if (!known || !matches) return authFailure(known ? 'wrong-password' : 'unknown-user', proxy, username)
 
     // The digest is right: only now may the nonce be called stale (RFC 2617 §3.2.1: stale
     // is set only for "a request for which the nonce is invalid but with a valid digest").

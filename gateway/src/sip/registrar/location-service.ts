@@ -30,7 +30,8 @@
  * class assumes it is the only writer except the per-AOR ordering of (1).
  */
 import type { Scheduler, TimerHandle } from '../../base/scheduler.ts'
-import { CONNECTION_TRANSPORTS, type Binding } from './binding.ts'
+import type { Binding } from './binding.ts'
+import { parseUri } from '../syntax/uri.ts'
 
 /** What the location service needs from persistent storage (BindingStore implements it). */
 export interface BindingPersistence {
@@ -82,10 +83,14 @@ export class LocationService {
 
   /**
    * Loads the stored bindings after a start. Drops (and deletes from the store) lapsed ones and
-   * those of connection-oriented transports: after a restart their connection is gone, and RFC
-   * 5626 §7 says "If a proxy or registrar receives information from the network that indicates
-   * that no future messages will be delivered on a specific flow, then the proxy MUST invalidate
-   * all the bindings in the target set that use that flow". UDP bindings are kept.
+   * those tied to a connection that did not survive the restart: RFC 5626 §7 says "If a proxy
+   * or registrar receives information from the network that indicates that no future messages
+   * will be delivered on a specific flow, then the proxy MUST invalidate all the bindings in
+   * the target set that use that flow". That is every WS/WSS binding (a browser cannot be
+   * dialled) and every TCP/TLS binding registered with RFC 5626 outbound (reg-id) or with a
+   * Contact that names no IP address (`.invalid`). UDP bindings are kept, and so are plain
+   * TCP/TLS bindings whose Contact is an IP address (RFC 3261 §18.1.1: the gateway opens a
+   * new connection to it); their flow id is cleared.
    * Call once, before serving; bindings already in memory are kept.
    */
   restore(): RestoreResult {
@@ -96,10 +101,14 @@ export class LocationService {
       if (b.expiresAt <= now) {
         result.expired++
         this.store.delete(b)
-      } else if (b.flowId !== null || CONNECTION_TRANSPORTS.has(b.transport.toUpperCase())) {
+      } else if (!survivesRestart(b)) {
         result.flowGone++
         this.store.delete(b)
       } else {
+        if (b.flowId !== null) {
+          b.flowId = null
+          this.store.upsert(b)
+        }
         this.insert(b)
         result.restored++
       }
@@ -331,4 +340,14 @@ function heapPop(h: number[]): number {
     h[i] = last
   }
   return top
+}
+
+/** See LocationService.restore: can this stored binding be reached after a restart? */
+function survivesRestart(b: Binding): boolean {
+  const t = b.transport.toUpperCase()
+  if (t === 'UDP') return b.flowId === null
+  if (t !== 'TCP' && t !== 'TLS') return false
+  if (b.regId !== null) return false
+  const host = parseUri(b.contact)?.host ?? ''
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.startsWith('[')
 }

@@ -2,8 +2,13 @@
  * The request pipeline: every request the transaction layer passes up runs through a fixed,
  * named sequence of stages, like Kamailio's request_route (docs/architecture.md):
  *
- *   sanity -> loop -> in-dialog -> cancel -> local -> auth -> registrar -> location/relay
+ *   flood -> sanity -> loop -> in-dialog -> cancel -> local -> auth -> registrar -> location/relay
  *
+ * `flood` comes first, as Kamailio's default REQINIT route checks the ipban table and pike
+ * before sanity_check: a banned or flooding source gets no answer to anything (not even a
+ * 400), and the server transaction cap answers 503 before any work is done
+ * (sip/security/sip-security.ts). While the gateway shuts down (`startDraining`), `flood`
+ * also answers new out-of-dialog requests 503 with Retry-After.
  * `local` (requests to the gateway itself, e.g. the OPTIONS health check PBXs send) runs
  * before `auth`, so that a health check needs no credentials; REGISTER passes it.
  * Each stage either answers the request (returns true) or passes it on (returns false).
@@ -30,6 +35,7 @@ import type { LocationService } from '../registrar/location-service.ts'
 import { aorKey } from '../registrar/aor.ts'
 import { logger } from '../../base/log.ts'
 import type { LocalAddresses } from '../../base/local-addresses.ts'
+import type { SipSecurity } from '../security/sip-security.ts'
 import { routingOutcomeResponse, type RoutingOutcome } from './routing-outcomes.ts'
 import { NextHopResolver } from './next-hop-resolver.ts'
 
@@ -47,6 +53,8 @@ export interface RequestContext {
   user: string | null
   /** The source is in proxy.trustedSources. */
   trusted: boolean
+  /** The source is trusted or on security.allowList: never banned, rate-limited or capped (set by `flood`). */
+  allowListed: boolean
 }
 
 /** A named pipeline stage. `run` returns true when it answered (or dropped) the request. */
@@ -63,14 +71,18 @@ export interface RequestPipelineOptions {
   auth: DigestAuthenticator
   registrar: Registrar
   location: LocationService
-  /** Known usernames (for 404 vs 480). */
+  /** Known usernames (for 404 vs 480 at the location stage). */
   userExists(username: string): boolean
   trustedSources: ReadonlySet<string>
+  /** Bans, brute-force and flood defences (the `flood` stage, failed digest attempts). */
+  security: SipSecurity
 }
 
 /** Option tags the gateway understands (Proxy-Require / Require, RFC 3261 §8.2.2.3). */
 const SUPPORTED_OPTIONS: ReadonlySet<string> = new Set(['outbound', 'path', 'gruu', 'replaces', 'timer', '100rel'])
 const ACCEPTED_TYPES: ReadonlySet<string> = new Set(['application/sdp'])
+/** Requests that end something: never refused at the transaction cap (they free resources). */
+const ENDING: ReadonlySet<string> = new Set(['ACK', 'BYE', 'CANCEL'])
 /** Methods that create a dialog: the proxy Record-Routes them (§16.6 item 4). */
 const DIALOG_CREATING: ReadonlySet<string> = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY'])
 
@@ -83,6 +95,7 @@ export class RequestPipeline implements TransactionUser {
     this.addresses = o.local
     this.nextHop = new NextHopResolver({ flow: (id) => o.transport.flow(id), location: o.location })
     this.stages = [
+      { name: 'flood', run: (c) => this.flood(c) },
       { name: 'sanity', run: (c) => this.sanity(c) },
       { name: 'loop', run: (c) => this.loop(c) },
       { name: 'in-dialog', run: (c) => this.inDialog(c) },
@@ -94,12 +107,25 @@ export class RequestPipeline implements TransactionUser {
     ]
   }
 
+  /** Retry-After of the 503 while draining; -1: not draining. */
+  private drainRetryAfter = -1
+
+  /**
+   * Graceful shutdown (SIGTERM): from now on, every new out-of-dialog request except ACK and
+   * CANCEL is answered 503 with `Retry-After: retryAfterSeconds`, statelessly; in-dialog
+   * requests (BYE, re-INVITE) and running transactions go on.
+   */
+  startDraining(retryAfterSeconds: number): void {
+    this.drainRetryAfter = retryAfterSeconds
+  }
+
   // ---- TransactionUser -------------------------------------------------------------------
 
   onRequest(request: SipRequest, tx: ServerTransaction | null, flow: Flow): void {
     const ctx: RequestContext = {
       request, tx, flow, ruri: null, user: null,
       trusted: this.o.trustedSources.has(flow.remoteAddress),
+      allowListed: false,
     }
     const stages = this.stages
     for (let i = 0; i < stages.length; i++) if (stages[i]!.run(ctx)) return
@@ -125,6 +151,63 @@ export class RequestPipeline implements TransactionUser {
       ctx.tx.respond(createResponse(ctx.request, status, { toTag: 'pb-' + status, reason, headers }))
     }
     return true
+  }
+
+  /**
+   * Answers statelessly: the response goes out through the transaction, which is then
+   * dropped, so that a refused request keeps no state (like Kamailio's sl_send_reply). A
+   * retransmitted request is refused again; the ACK of a refused INVITE ends in `flood`.
+   */
+  private replyStateless(ctx: RequestContext, response: SipResponse): true {
+    const tx = ctx.tx
+    if (tx !== null && ctx.request.method !== 'ACK') {
+      tx.respond(response)
+      tx.terminate()
+    }
+    return true
+  }
+
+  /** A request from a banned source: dropped, or 403 (security.bans.action), statelessly. */
+  private refuseBanned(ctx: RequestContext): true {
+    const tx = ctx.tx
+    if (tx === null) return true
+    if (this.o.security.banAction === 'reject') return this.replyStateless(ctx, routingOutcomeResponse(ctx.request, 'source-banned'))
+    tx.terminate()
+    return true
+  }
+
+  /**
+   * Bans, per-source request rate and the server transaction cap (sip/security/), before
+   * anything else looks at the request:
+   *
+   * 1. an ACK outside any transaction whose To tag is one of ours (`pb-...`) acknowledges a
+   *    final response the gateway sent itself (statelessly, or after its transaction ended):
+   *    the ACK for a non-2xx response is hop by hop (§17.1.1.3) and ends here;
+   * 2. trusted and allow-listed sources pass (never banned, counted or capped);
+   * 3. a banned source is refused (dropped or 403);
+   * 4. the request counts against its source's rate (Kamailio pike); past the limit the
+   *    source is banned and this request refused;
+   * 5. past the server transaction cap, a new request is answered 503 with Retry-After
+   *    (RFC 3261 §21.5.4), except ACK, BYE and CANCEL, which end calls and free resources.
+   */
+  private flood(ctx: RequestContext): boolean {
+    const req = ctx.request
+    if (this.drainRetryAfter >= 0 && ctx.tx !== null && !ENDING.has(req.method) && !req.to.params.tag) {
+      return this.replyStateless(ctx, routingOutcomeResponse(req, 'shutting-down', [{ name: 'retry-after', value: String(this.drainRetryAfter) }]))
+    }
+    if (ctx.tx === null && req.method === 'ACK' && isOurToTag(req)) return true
+    const source = ctx.flow.remoteAddress
+    const security = this.o.security
+    if (ctx.trusted || security.allowed(source)) {
+      ctx.allowListed = true
+      return false
+    }
+    if (security.refused(source)) return this.refuseBanned(ctx)
+    if (!security.request(source)) return this.refuseBanned(ctx)
+    if (ctx.tx !== null && !ENDING.has(req.method) && security.overCapacity()) {
+      return this.replyStateless(ctx, routingOutcomeResponse(req, 'overloaded', [{ name: 'retry-after', value: String(security.retryAfterSeconds) }]))
+    }
+    return false
   }
 
   /** RFC 3261 §16.3 request validation (syntax was checked by the parser). */
@@ -237,10 +320,23 @@ export class RequestPipeline implements TransactionUser {
   }
 
   /**
-   * Digest authentication (RFC 3261 §22): REGISTER is challenged by the registrar (401);
-   * every other out-of-dialog request claiming a local user in From is challenged by the
-   * proxy (407) unless it comes from a trusted source. ACK and CANCEL cannot be challenged
-   * (§22.1: "the request cannot be challenged").
+   * Digest authentication (RFC 3261 §22, §10.3 step 3: "A registrar SHOULD authenticate the
+   * UAC"): REGISTER is challenged by the registrar (401); every other out-of-dialog request
+   * claiming a local user in From is challenged by the proxy (407) unless it comes from a
+   * trusted source. ACK and CANCEL cannot be challenged (§22.1: "the request cannot be
+   * challenged").
+   *
+   * No user enumeration (Asterisk's `alwaysauthreject`): a REGISTER for a user name that does
+   * not exist is challenged like any other, and credentials for it fail exactly as a wrong
+   * password does (same answer, same code path and digest work: DigestAuthenticator.verify).
+   * The registrar's §10.3 step 5 404 ("address-of-record is not valid for the domain") is
+   * left to the domain check: an unknown user can never authenticate, so it never reaches the
+   * registrar, and an authenticated user may only register its own AOR (step 4, 403).
+   *
+   * A failed digest response (wrong password or unknown user; not a missing credential, a
+   * stale nonce or one we never issued) is logged with source and claimed user name and
+   * counted by the brute-force guard, which may ban the source (then this request is refused
+   * like any banned one).
    */
   private authenticate(ctx: RequestContext): boolean {
     const req = ctx.request
@@ -248,16 +344,6 @@ export class RequestPipeline implements TransactionUser {
     if (ctx.trusted) return false
     const isRegister = req.method === 'REGISTER'
     if (!isRegister && !this.addresses.isLocalHost(req.from.uri.host)) return false
-    if (isRegister) {
-      // RFC 3261 §10.3 step 3 lets a registrar answer 404 for an address-of-record that is
-      // not valid in its domain. Doing it before the challenge tells a client "unknown user"
-      // apart from "wrong password" (the softphone shows both) at the price of letting anyone
-      // probe which user names exist, as most registrars do.
-      const to = req.to.uri
-      if ((to.scheme === 'sip' || to.scheme === 'sips') && to.user !== null && this.addresses.isLocalHost(to.host) && !this.o.userExists(decodeUser(to.user))) {
-        return this.reply(ctx, 'unknown-user-register')
-      }
-    }
     const proxy = !isRegister
     const r = this.o.auth.verify(req, { proxy })
     if (r.ok) {
@@ -266,11 +352,17 @@ export class RequestPipeline implements TransactionUser {
       return false
     }
     if (r.status === 401 || r.status === 407) {
-      if (r.failure !== 'no-credentials') log.info('authentication failed', { reason: r.reason, method: req.method, callId: req.get('call-id'), flowId: ctx.flow.id })
+      if (r.failure === 'wrong-password' || r.failure === 'unknown-user') {
+        const source = ctx.flow.remoteAddress
+        log.info('authentication failed', { source, username: r.username, reason: r.reason, method: req.method, callId: req.get('call-id'), flowId: ctx.flow.id })
+        if (this.o.security.authFailure(source, r.username, ctx.allowListed)) return this.refuseBanned(ctx)
+      } else if (r.failure !== 'no-credentials') {
+        log.info('authentication failed', { source: ctx.flow.remoteAddress, username: r.username, reason: r.reason, method: req.method, callId: req.get('call-id'), flowId: ctx.flow.id })
+      }
       ctx.tx?.respond(this.o.auth.challenge(req, { proxy, stale: r.stale }))
       return true
     }
-    log.info('authentication refused', { status: r.status, reason: r.reason, callId: req.get('call-id') })
+    log.info('authentication refused', { source: ctx.flow.remoteAddress, username: r.username, status: r.status, reason: r.reason, callId: req.get('call-id') })
     return this.replyStatus(ctx, r.status, r.status === 403 ? 'Forbidden' : undefined)
   }
 
@@ -336,6 +428,17 @@ function consumeCredentials(req: SipRequest, realm: string): void {
   for (let i = hs.length - 1; i >= 0; i--) {
     if (hs[i]!.name === 'proxy-authorization' && hs[i]!.value.includes(needle)) req.headers.splice(i, 1)
   }
+}
+
+/** Whether the To tag is one the gateway gives its own final responses (`pb-<status>`). */
+function isOurToTag(req: SipRequest): boolean {
+  let tag: string | null | undefined
+  try {
+    tag = req.to.params.tag
+  } catch {
+    return false
+  }
+  return typeof tag === 'string' && tag.startsWith('pb-')
 }
 
 function serializeRouteUri(routeValue: string): string {

@@ -14,6 +14,12 @@ export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO
 
 /** The pipeline's own outcomes, by the stage that reaches them. */
 export type RoutingOutcome =
+  // flood: a request from a banned source, with security.bans.action: reject (sip/security/).
+  | 'source-banned'
+  // flood: over the server transaction cap (security.overload); Retry-After added by the stage.
+  | 'overloaded'
+  // drain: the gateway is shutting down (SIGTERM); in-dialog requests still pass.
+  | 'shutting-down'
   // sanity: a Request-URI the parser could not read as any URI (§8.2.2.1).
   | 'unsupported-uri-scheme'
   // loop: §16.3 item 4.
@@ -21,8 +27,6 @@ export type RoutingOutcome =
   // in-dialog: no Route and no readable Request-URI destination (§16.12).
   | 'no-route-to-dialog-peer'
   | 'in-dialog-without-transaction'
-  // auth: RFC 3261 §10.3 step 3, before the challenge.
-  | 'unknown-user-register'
   // registrar: §10.3 step 1.
   | 'not-a-domain-of-this-registrar'
   // local: requests to the gateway itself.
@@ -43,6 +47,15 @@ export interface RoutingOutcomeEntry {
 
 /** Outcome -> response. */
 export const ROUTING_OUTCOMES: Readonly<Record<RoutingOutcome, RoutingOutcomeEntry>> = {
+  // §21.4.4: "The server understood the request, but is refusing to fulfill it." The reason
+  // names no cause: a banned source learns nothing about which threshold it crossed.
+  'source-banned': { status: 403 },
+  // §21.5.4: "The server is temporarily unable to process the request due to a temporary
+  // overloading [...] The server MAY indicate when the client should retry the request in a
+  // Retry-After header field."
+  'overloaded': { status: 503 },
+  // §21.5.4: 503 with Retry-After: the client retries (the restarted gateway answers).
+  'shutting-down': { status: 503, reason: 'Service Unavailable (shutting down)' },
   // §8.2.2.1: "If the Request-URI uses a scheme not supported by the UAS, it SHOULD reject the
   // request with a 416 (Unsupported URI Scheme) response."
   'unsupported-uri-scheme': { status: 416 },
@@ -50,8 +63,6 @@ export const ROUTING_OUTCOMES: Readonly<Record<RoutingOutcome, RoutingOutcomeEnt
   'loop-detected': { status: 482 },
   'no-route-to-dialog-peer': { status: 404, reason: 'No Route To Dialog Peer' },
   'in-dialog-without-transaction': { status: 500 },
-  // §10.3 step 3: "the registrar [...] MUST return a 404 (Not Found)" for an unknown AOR.
-  'unknown-user-register': { status: 404, reason: 'Unknown User' },
   // §10.3 step 1: the registrar serves only its own domain; we relay no REGISTER.
   'not-a-domain-of-this-registrar': { status: 403, reason: 'Not A Domain Of This Registrar' },
   // §11.2: the PBX health check.
@@ -72,8 +83,9 @@ export const ROUTING_OUTCOMES: Readonly<Record<RoutingOutcome, RoutingOutcomeEnt
   'no-route': { status: 404, reason: 'No Route' },
 }
 
-/** The response for an outcome, with our To tag (`pb-<status>`). */
-export function routingOutcomeResponse(request: SipRequest, outcome: RoutingOutcome): SipResponse {
+/** The response for an outcome, with our To tag (`pb-<status>`) and `extraHeaders` after the table's. */
+export function routingOutcomeResponse(request: SipRequest, outcome: RoutingOutcome, extraHeaders?: readonly HeaderField[]): SipResponse {
   const e = ROUTING_OUTCOMES[outcome]
-  return createResponse(request, e.status, { toTag: 'pb-' + e.status, reason: e.reason, headers: e.headers as HeaderField[] | undefined })
+  const headers = extraHeaders === undefined ? e.headers : [...(e.headers ?? []), ...extraHeaders]
+  return createResponse(request, e.status, { toTag: 'pb-' + e.status, reason: e.reason, headers: headers as HeaderField[] | undefined })
 }

@@ -1,5 +1,6 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, spyOn, test } from 'bun:test'
 import { DigestAuthenticator } from '../../../../gateway/src/sip/auth/digest-authenticator.ts'
+import * as digest from '../../../../gateway/src/sip/auth/digest.ts'
 import { digestResponse, ha1, type DigestAlgorithm } from '../../../../gateway/src/sip/auth/digest.ts'
 import { parseCredentials } from '../../../../gateway/src/sip/auth/parse-credentials.ts'
 import { AUTH_FAILURES } from '../../../../gateway/src/sip/auth/auth-errors.ts'
@@ -155,6 +156,76 @@ describe('verify', () => {
     const ch = firstChallenge(auth, 'MD5')
     const r = auth.verify(register([['authorization', answer(ch, { username: 'mallory', password: 'x' })]]), { proxy: false })
     expect(r).toMatchObject({ ok: false, status: 401, reason: 'unknown user', failure: 'unknown-user' })
+  })
+
+  test('no enumeration: an unknown user and a wrong password get the same outcome (only the log reason differs)', () => {
+    const { auth } = setup()
+    const ch = firstChallenge(auth, 'MD5')
+    const unknown = auth.verify(register([['authorization', answer(ch, { username: 'mallory', password: 'x' })]]), { proxy: false })
+    const wrong = auth.verify(register([['authorization', answer(ch, { username: 'alice', password: 'x', nc: 2 })]]), { proxy: false })
+    const strip = (r: ReturnType<typeof auth.verify>) => {
+      const { reason: _r, failure: _f, username: _u, ...rest } = r as Record<string, unknown>
+      return rest
+    }
+    expect(strip(unknown)).toEqual(strip(wrong))
+    expect(strip(unknown)).toEqual({ ok: false, status: 401, stale: false })
+    expect(AUTH_FAILURES['unknown-user']).toEqual({ ...AUTH_FAILURES['wrong-password'], reason: 'unknown user' })
+    // As a proxy (407) too.
+    const pch = firstChallenge(auth, 'MD5', true)
+    const pUnknown = auth.verify(register([['proxy-authorization', answer(pch, { username: 'mallory', password: 'x' })]]), { proxy: true })
+    const pWrong = auth.verify(register([['proxy-authorization', answer(pch, { username: 'bob', password: 'x', nc: 2 })]]), { proxy: true })
+    expect(strip(pUnknown)).toEqual(strip(pWrong))
+    expect(strip(pUnknown)).toEqual({ ok: false, status: 407, stale: false })
+  })
+
+  test('no enumeration by timing: an unknown user takes the digest path of a known one (one response computed and compared)', () => {
+    const { auth } = setup()
+    const ch = firstChallenge(auth, 'SHA-256')
+    // Built before the spies: answer() computes its response with the same functions.
+    const wrong = register([['authorization', answer(ch, { username: 'alice', password: 'x' })]])
+    const unknown = register([['authorization', answer(ch, { username: 'mallory', password: 'x', nc: 2 })]])
+    const compute = spyOn(digest, 'digestResponse')
+    const compare = spyOn(digest, 'hexDigestEquals')
+    try {
+      auth.verify(wrong, { proxy: false })
+      expect([compute.mock.calls.length, compare.mock.calls.length]).toEqual([1, 1])
+      auth.verify(unknown, { proxy: false })
+      expect([compute.mock.calls.length, compare.mock.calls.length]).toEqual([2, 2])
+      // With an HA1 of the right length for the algorithm (SHA-256: 64 hex digits), so the hash costs the same.
+      const unknownInput = compute.mock.calls[1]![0]
+      expect(unknownInput.algorithm).toBe('SHA-256')
+      expect(unknownInput.ha1).toMatch(/^[0-9a-f]{64}$/)
+      expect(unknownInput.ha1).not.toBe(USERS.get('alice')!.ha1Sha256)
+    } finally {
+      compute.mockRestore()
+      compare.mockRestore()
+    }
+  })
+
+  test('no enumeration by timing, measured: unknown user and wrong password take the same time (medians within 15 %; the old early return was 30 % faster)', () => {
+    const { auth } = setup(['MD5'])
+    const ch = firstChallenge(auth, 'MD5')
+    // Fresh nc each time keeps every request on the full path; the nonce stays valid.
+    let nc = 1
+    const N = 6000
+    const reqs = Array.from({ length: 2 * N }, (_, i) =>
+      register([['authorization', answer(ch, { username: i % 2 === 0 ? 'mallory' : 'alice', password: 'x', nc: nc++ })]]))
+    for (let i = 0; i < 1000; i++) auth.verify(reqs[i]!, { proxy: false }) // warm up (counts already used: still the full path)
+    // Interleaved one by one, so that both kinds see the same machine load; medians ignore GC pauses.
+    const unknown: number[] = []
+    const wrong: number[] = []
+    for (let i = 0; i < reqs.length; i++) {
+      const t0 = performance.now()
+      auth.verify(reqs[i]!, { proxy: false })
+      const dt = performance.now() - t0
+      if (i % 2 === 0) unknown.push(dt)
+      else wrong.push(dt)
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
+    const ratio = median(unknown) / median(wrong)
+    console.log(`verify() per request (median of ${N}): unknown user ${(median(unknown) * 1000).toFixed(2)} µs, wrong password ${(median(wrong) * 1000).toFixed(2)} µs, ratio ${ratio.toFixed(3)}`)
+    expect(ratio).toBeGreaterThan(0.85)
+    expect(ratio).toBeLessThan(1.18)
   })
 
   test('stale nonce after its lifetime: challenge with stale=true, but only for a right digest', () => {
