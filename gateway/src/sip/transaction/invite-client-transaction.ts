@@ -32,14 +32,17 @@
  * ```
  *
  * Each state is a handler method named after it (`calling`, `proceeding`, `accepted`,
- * `completed`) that receives an event; transitions are `enter<State>` methods.
+ * `completed`) that receives an event; transitions are `enter<State>` methods. The first send,
+ * flow pinning, retransmission and the TU reports (timeout, transport error) are
+ * `ClientTransactionBase`'s.
  */
 import type { HeaderField } from '../syntax/types.ts'
 import { SipRequest, type SipResponse } from '../message/sip-message.ts'
-import type { Destination, Flow } from '../transport/flow.ts'
+import type { Destination } from '../transport/flow.ts'
 import type { TimerHandle } from '../../base/scheduler.ts'
 import type { TransactionContext } from './transaction-context.ts'
-import type { ClientTransaction, ClientTransactionHandler, TransactionState } from './transaction-user.ts'
+import type { ClientTransactionHandler } from './transaction-user.ts'
+import { ClientTransactionBase } from './client-transaction-base.ts'
 import { timerA, timerB, timerD, timerM } from './timers.ts'
 
 /** Events of the INVITE client transaction's state machine. */
@@ -49,19 +52,7 @@ type IctEvent = '1xx' | '2xx' | '300-699' | 'Timer A' | 'Timer B' | 'Timer D' | 
  * An INVITE client transaction. Created by `TransactionLayer.sendRequest` for an INVITE; the
  * request must already carry its top Via with a unique branch. `start()` sends it.
  */
-export class InviteClientTransaction implements ClientTransaction {
-  readonly key: string
-  readonly request: SipRequest
-  readonly destination: Destination
-
-  private st: TransactionState = 'Calling'
-  private usedFlow: Flow | null = null
-
-  private readonly ctx: TransactionContext
-  private readonly handler: ClientTransactionHandler
-  /** Where retransmissions and the ACK go: the destination pinned to the flow first used. */
-  private target: Destination
-  private reliable = false
+export class InviteClientTransaction extends ClientTransactionBase {
   /** The ACK for a non-2xx final response, built once (§17.1.1.3). */
   private ack: SipRequest | null = null
   private timerAHandle: TimerHandle | null = null
@@ -69,16 +60,9 @@ export class InviteClientTransaction implements ClientTransaction {
   /** Timer D (Completed) or Timer M (Accepted): at most one of them runs. */
   private timerDHandle: TimerHandle | null = null
   private timerMHandle: TimerHandle | null = null
-  /** Retransmissions made so far (Timer A's exponent). */
-  private retransmissions = 0
 
   constructor(key: string, request: SipRequest, destination: Destination, handler: ClientTransactionHandler, ctx: TransactionContext) {
-    this.key = key
-    this.request = request
-    this.destination = destination
-    this.target = destination
-    this.handler = handler
-    this.ctx = ctx
+    super(key, request, destination, handler, ctx, 'Calling')
   }
 
   /**
@@ -96,25 +80,12 @@ export class InviteClientTransaction implements ClientTransaction {
    * the transaction in hand before `onTransportError` runs.
    */
   start(): void {
-    const flow = this.ctx.sender.send(this.request, this.destination)
-    if (flow === null) {
+    if (!this.sendFirst()) {
       this.timerAHandle = this.ctx.scheduler.setTimer(0, this.fireTransportError)
       return
     }
-    this.usedFlow = flow
-    this.reliable = flow.reliable
-    if (this.destination.flow !== flow) this.target = { ...this.destination, flow }
     if (!this.reliable) this.timerAHandle = this.ctx.scheduler.setTimer(timerA(this.ctx.timers, 0), this.fireTimerA)
     this.timerBHandle = this.ctx.scheduler.setTimer(timerB(this.ctx.timers), this.fireTimerB)
-  }
-
-  get state(): TransactionState {
-    return this.st
-  }
-
-  /** The flow the INVITE went out on, once sent. */
-  get flow(): Flow | null {
-    return this.usedFlow
   }
 
   /** A response matched this transaction (§17.1.3). */
@@ -122,12 +93,6 @@ export class InviteClientTransaction implements ClientTransaction {
     const status = response.status
     const event: IctEvent = status < 200 ? '1xx' : status < 300 ? '2xx' : '300-699'
     this.dispatch(event, response)
-  }
-
-  /** Stops every timer and forgets the transaction without telling the handler. */
-  terminate(): void {
-    if (this.st === 'Terminated') return
-    this.enterTerminated()
   }
 
   private dispatch(event: IctEvent, response: SipResponse | null): void {
@@ -156,9 +121,7 @@ export class InviteClientTransaction implements ClientTransaction {
         // > client transaction SHOULD inform the TU that a timeout has occurred. The client
         // > transaction MUST NOT generate an ACK.
         this.timerBHandle = null
-        this.enterTerminated()
-        this.handler.onTimeout(this)
-        return
+        return this.timeout()
       case 'transport error':
         return this.transportError()
       case '1xx':
@@ -338,22 +301,8 @@ export class InviteClientTransaction implements ClientTransaction {
     return new SipRequest('ACK', this.request.uri, headers)
   }
 
-  /**
-   * §17.1.4: "The client transaction SHOULD inform the TU that a transport failure has
-   * occurred, and the client transaction SHOULD transition directly to the 'Terminated'
-   * state."
-   */
-  private transportError(): void {
-    this.enterTerminated()
-    this.handler.onTransportError(this)
-  }
-
-  private retransmit(): boolean {
-    return this.ctx.sender.send(this.request, this.target) !== null
-  }
-
   /** > The client transaction MUST be destroyed the instant it enters the "Terminated" state. */
-  private enterTerminated(): void {
+  protected enterTerminated(): void {
     this.st = 'Terminated'
     this.clearTimerA()
     this.clearTimerB()

@@ -34,14 +34,15 @@
  * ```
  *
  * Each state is a handler method named after it (`proceeding`, `completed`, `confirmed`,
- * `accepted`) that receives an event; transitions are `enter<State>` methods.
+ * `accepted`) that receives an event; transitions are `enter<State>` methods. Sending a
+ * response (and ending on a transport error) is `ServerTransactionBase`'s.
  */
 import { createResponse } from '../message/create-response.ts'
 import type { SipRequest, SipResponse } from '../message/sip-message.ts'
-import type { Destination, Flow } from '../transport/flow.ts'
+import type { Flow } from '../transport/flow.ts'
 import type { TimerHandle } from '../../base/scheduler.ts'
 import type { TransactionContext } from './transaction-context.ts'
-import type { ServerTransaction, TransactionState } from './transaction-user.ts'
+import { ServerTransactionBase } from './server-transaction-base.ts'
 import { TRYING_DELAY_MS, timerG, timerH, timerI, timerL } from './timers.ts'
 
 /** Events of the INVITE server transaction's state machine. */
@@ -53,19 +54,8 @@ type IstEvent =
  * An INVITE server transaction, created by the transaction layer when an INVITE matches no
  * existing transaction (§17.2.3). The TU answers through `respond`.
  */
-export class InviteServerTransaction implements ServerTransaction {
-  readonly key: string
-  readonly request: SipRequest
-  readonly flow: Flow
-
-  private st: TransactionState = 'Proceeding'
-  private readonly ctx: TransactionContext
-  private readonly reliable: boolean
+export class InviteServerTransaction extends ServerTransactionBase {
   private readonly autoTrying: boolean
-  private responseTarget: Destination | null = null
-  /** The most recent provisional response sent (resent on a retransmitted INVITE). */
-  private lastProvisional: SipResponse | null = null
-  private lastFinal: SipResponse | null = null
   /** The 200 ms timer that sends 100 (Trying) when the TU has not answered yet. */
   private tryingHandle: TimerHandle | null = null
   private timerGHandle: TimerHandle | null = null
@@ -75,27 +65,13 @@ export class InviteServerTransaction implements ServerTransaction {
   private timerLHandle: TimerHandle | null = null
   /** Retransmissions of the final response made so far (Timer G's exponent). */
   private retransmissions = 0
-  /** Result of the last `respond` (dispatch cannot return it). */
-  private respondResult = false
 
   /**
    * @param autoTrying send 100 (Trying) when the TU has sent no response within 200 ms
    */
   constructor(key: string, request: SipRequest, flow: Flow, ctx: TransactionContext, autoTrying: boolean) {
+    super(key, request, flow, ctx, 'Proceeding')
     this.autoTrying = autoTrying
-    this.key = key
-    this.request = request
-    this.flow = flow
-    this.ctx = ctx
-    this.reliable = flow.reliable
-  }
-
-  get state(): TransactionState {
-    return this.st
-  }
-
-  get finalResponse(): SipResponse | null {
-    return this.lastFinal
   }
 
   /**
@@ -129,12 +105,6 @@ export class InviteServerTransaction implements ServerTransaction {
   /** An ACK matched this transaction (§17.2.3); `flow` is the one it arrived on. */
   receiveAck(ack: SipRequest, flow: Flow): void {
     this.dispatch('ACK', null, ack, flow)
-  }
-
-  /** Stops every timer and forgets the transaction without telling the TU. */
-  terminate(): void {
-    if (this.st === 'Terminated') return
-    this.enterTerminated()
   }
 
   private dispatch(event: IstEvent, response: SipResponse | null, ack?: SipRequest, ackFlow?: Flow): void {
@@ -319,22 +289,9 @@ export class InviteServerTransaction implements ServerTransaction {
   }
 
   /**
-   * Sends a response to where responses to this request go (§18.2.2). A transport error
-   * ends the transaction (§17.2.4: "the server transaction SHOULD inform the TU that a
-   * failure has occurred, and SHOULD transition to the terminated state"). Returns false then.
-   */
-  private send(response: SipResponse): boolean {
-    const target = (this.responseTarget ??= this.ctx.sender.responseDestination(this.request, this.flow))
-    if (this.ctx.sender.send(response, target) !== null) return true
-    this.enterTerminated()
-    this.ctx.serverFailure(this, 'transport-error')
-    return false
-  }
-
-  /**
    * > Once the transaction is in the "Terminated" state, it MUST be destroyed immediately.
    */
-  private enterTerminated(): void {
+  protected enterTerminated(): void {
     this.st = 'Terminated'
     this.clearTrying()
     this.clearTimer('G')

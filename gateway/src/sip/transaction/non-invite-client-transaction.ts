@@ -38,13 +38,15 @@
  * ```
  *
  * Each state is a handler method named after it (`trying`, `proceeding`, `completed`) that
- * receives an event; transitions are `enter<State>` methods.
+ * receives an event; transitions are `enter<State>` methods. The first send, flow pinning,
+ * retransmission and the TU reports (timeout, transport error) are `ClientTransactionBase`'s.
  */
 import type { SipRequest, SipResponse } from '../message/sip-message.ts'
-import type { Destination, Flow } from '../transport/flow.ts'
+import type { Destination } from '../transport/flow.ts'
 import type { TimerHandle } from '../../base/scheduler.ts'
 import type { TransactionContext } from './transaction-context.ts'
-import type { ClientTransaction, ClientTransactionHandler, TransactionState } from './transaction-user.ts'
+import type { ClientTransactionHandler } from './transaction-user.ts'
+import { ClientTransactionBase } from './client-transaction-base.ts'
 import { timerE, timerEProceeding, timerF, timerK } from './timers.ts'
 
 /** Events of the non-INVITE client transaction's state machine. */
@@ -55,40 +57,13 @@ type NictEvent = '1xx' | '200-699' | 'Timer E' | 'Timer F' | 'Timer K' | 'transp
  * but INVITE and ACK; the request must already carry its top Via with a unique branch.
  * `start()` sends it.
  */
-export class NonInviteClientTransaction implements ClientTransaction {
-  readonly key: string
-  readonly request: SipRequest
-  readonly destination: Destination
-
-  private st: TransactionState = 'Trying'
-  private usedFlow: Flow | null = null
-  private readonly ctx: TransactionContext
-  private readonly handler: ClientTransactionHandler
-  /** Where retransmissions go: the destination pinned to the flow first used. */
-  private target: Destination
-  private reliable = false
+export class NonInviteClientTransaction extends ClientTransactionBase {
   private timerEHandle: TimerHandle | null = null
   private timerFHandle: TimerHandle | null = null
   private timerKHandle: TimerHandle | null = null
-  /** Retransmissions made so far (Timer E's exponent in Trying). */
-  private retransmissions = 0
 
   constructor(key: string, request: SipRequest, destination: Destination, handler: ClientTransactionHandler, ctx: TransactionContext) {
-    this.key = key
-    this.request = request
-    this.destination = destination
-    this.target = destination
-    this.handler = handler
-    this.ctx = ctx
-  }
-
-  get state(): TransactionState {
-    return this.st
-  }
-
-  /** The flow the request went out on, once sent. */
-  get flow(): Flow | null {
-    return this.usedFlow
+    super(key, request, destination, handler, ctx, 'Trying')
   }
 
   /**
@@ -104,14 +79,10 @@ export class NonInviteClientTransaction implements ClientTransaction {
    * the transaction in hand before `onTransportError` runs.
    */
   start(): void {
-    const flow = this.ctx.sender.send(this.request, this.destination)
-    if (flow === null) {
+    if (!this.sendFirst()) {
       this.timerEHandle = this.ctx.scheduler.setTimer(0, this.fireTransportError)
       return
     }
-    this.usedFlow = flow
-    this.reliable = flow.reliable
-    if (this.destination.flow !== flow) this.target = { ...this.destination, flow }
     this.timerFHandle = this.ctx.scheduler.setTimer(timerF(this.ctx.timers), this.fireTimerF)
     if (!this.reliable) this.timerEHandle = this.ctx.scheduler.setTimer(timerE(this.ctx.timers, 0), this.fireTimerE)
   }
@@ -119,12 +90,6 @@ export class NonInviteClientTransaction implements ClientTransaction {
   /** A response matched this transaction (§17.1.3). */
   receiveResponse(response: SipResponse): void {
     this.dispatch(response.status < 200 ? '1xx' : '200-699', response)
-  }
-
-  /** Stops every timer and forgets the transaction without telling the handler. */
-  terminate(): void {
-    if (this.st === 'Terminated') return
-    this.enterTerminated()
   }
 
   private dispatch(event: NictEvent, response: SipResponse | null): void {
@@ -231,28 +196,8 @@ export class NonInviteClientTransaction implements ClientTransaction {
     this.timerKHandle = this.ctx.scheduler.setTimer(k, this.fireTimerK)
   }
 
-  private timeout(): void {
-    this.timerFHandle = null
-    this.enterTerminated()
-    this.handler.onTimeout(this)
-  }
-
-  /**
-   * §17.1.4: "The client transaction SHOULD inform the TU that a transport failure has
-   * occurred, and the client transaction SHOULD transition directly to the 'Terminated'
-   * state."
-   */
-  private transportError(): void {
-    this.enterTerminated()
-    this.handler.onTransportError(this)
-  }
-
-  private retransmit(): boolean {
-    return this.ctx.sender.send(this.request, this.target) !== null
-  }
-
   /** > Once the transaction is in the terminated state, it MUST be destroyed immediately. */
-  private enterTerminated(): void {
+  protected enterTerminated(): void {
     this.st = 'Terminated'
     this.clearTimerE()
     this.clearTimerF()

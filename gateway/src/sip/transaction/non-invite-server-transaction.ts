@@ -44,13 +44,14 @@
  * ```
  *
  * Each state is a handler method named after it (`trying`, `proceeding`, `completed`) that
- * receives an event; transitions are `enter<State>` methods.
+ * receives an event; transitions are `enter<State>` methods. Sending a response (and ending on
+ * a transport error) is `ServerTransactionBase`'s.
  */
 import type { SipRequest, SipResponse } from '../message/sip-message.ts'
-import type { Destination, Flow } from '../transport/flow.ts'
+import type { Flow } from '../transport/flow.ts'
 import type { TimerHandle } from '../../base/scheduler.ts'
 import type { TransactionContext } from './transaction-context.ts'
-import type { ServerTransaction, TransactionState } from './transaction-user.ts'
+import { ServerTransactionBase } from './server-transaction-base.ts'
 import { timerJ } from './timers.ts'
 
 /** Events of the non-INVITE server transaction's state machine. */
@@ -60,21 +61,8 @@ type NistEvent = 'Request' | '1xx from TU' | '200-699 from TU' | 'Timer J'
  * A non-INVITE server transaction, created by the transaction layer when a request other than
  * INVITE or ACK matches no existing transaction (§17.2.3). The TU answers through `respond`.
  */
-export class NonInviteServerTransaction implements ServerTransaction {
-  readonly key: string
-  readonly request: SipRequest
-  readonly flow: Flow
-
-  private st: TransactionState = 'Trying'
-  private readonly ctx: TransactionContext
-  private readonly reliable: boolean
-  private responseTarget: Destination | null = null
-  /** The last response sent (provisional in Proceeding, final in Completed). */
-  private lastResponse: SipResponse | null = null
-  private lastFinal: SipResponse | null = null
+export class NonInviteServerTransaction extends ServerTransactionBase {
   private timerJHandle: TimerHandle | null = null
-  /** Result of the last `respond` (dispatch cannot return it). */
-  private respondResult = false
 
   /**
    * > The state machine is initialized in the "Trying" state and is passed a request other
@@ -83,19 +71,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
    * (The transaction layer passes it up, right after creating the transaction.)
    */
   constructor(key: string, request: SipRequest, flow: Flow, ctx: TransactionContext) {
-    this.key = key
-    this.request = request
-    this.flow = flow
-    this.ctx = ctx
-    this.reliable = flow.reliable
-  }
-
-  get state(): TransactionState {
-    return this.st
-  }
-
-  get finalResponse(): SipResponse | null {
-    return this.lastFinal
+    super(key, request, flow, ctx, 'Trying')
   }
 
   /** {@inheritDoc ServerTransaction.respond} */
@@ -108,12 +84,6 @@ export class NonInviteServerTransaction implements ServerTransaction {
   /** A retransmission of the request matched this transaction (§17.2.3). */
   receiveRequest(_request: SipRequest): void {
     this.dispatch('Request', null)
-  }
-
-  /** Stops every timer and forgets the transaction without telling the TU. */
-  terminate(): void {
-    if (this.st === 'Terminated') return
-    this.enterTerminated()
   }
 
   private dispatch(event: NistEvent, response: SipResponse | null): void {
@@ -137,6 +107,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
         // > server transaction, the server transaction MUST enter the "Proceeding" state. The
         // > response MUST be passed to the transport layer for transmission.
         this.st = 'Proceeding'
+        this.lastProvisional = response
         this.respondResult = this.send(response!)
         return
       case '200-699 from TU':
@@ -151,13 +122,14 @@ export class NonInviteServerTransaction implements ServerTransaction {
       case '1xx from TU':
         // > Any further provisional responses that are received from the TU while in the
         // > "Proceeding" state MUST be passed to the transport layer for transmission.
+        this.lastProvisional = response
         this.respondResult = this.send(response!)
         return
       case 'Request':
         // > If a retransmission of the request is received while in the "Proceeding" state,
         // > the most recently sent provisional response MUST be passed to the transport layer
         // > for retransmission.
-        this.send(this.lastResponse!)
+        this.send(this.lastProvisional!)
         return
       case '200-699 from TU':
         // > If the TU passes a final response (status codes 200-699) to the server while in
@@ -205,21 +177,8 @@ export class NonInviteServerTransaction implements ServerTransaction {
     this.timerJHandle = this.ctx.scheduler.setTimer(j, this.fireTimerJ)
   }
 
-  /**
-   * Sends a response to where responses to this request go (§18.2.2). A transport error ends
-   * the transaction (Figure 8: "Trnsprt Err / Inform TU"). Returns false then.
-   */
-  private send(response: SipResponse): boolean {
-    const target = (this.responseTarget ??= this.ctx.sender.responseDestination(this.request, this.flow))
-    this.lastResponse = response
-    if (this.ctx.sender.send(response, target) !== null) return true
-    this.enterTerminated()
-    this.ctx.serverFailure(this, 'transport-error')
-    return false
-  }
-
   /** > The server transaction MUST be destroyed the instant it enters the "Terminated" state. */
-  private enterTerminated(): void {
+  protected enterTerminated(): void {
     this.st = 'Terminated'
     if (this.timerJHandle !== null) this.ctx.scheduler.clearTimer(this.timerJHandle)
     this.timerJHandle = null

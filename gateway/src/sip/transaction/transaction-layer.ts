@@ -24,6 +24,8 @@ import type {
   ClientTransaction, ClientTransactionHandler, ServerTransaction, TimerValues, TransactionUser,
 } from './transaction-user.ts'
 import type { TransportSender } from '../transport/transport-sender.ts'
+import { ClientTransactionBase } from './client-transaction-base.ts'
+import type { ServerTransactionBase } from './server-transaction-base.ts'
 import { InviteClientTransaction } from './invite-client-transaction.ts'
 import { NonInviteClientTransaction } from './non-invite-client-transaction.ts'
 import { InviteServerTransaction } from './invite-server-transaction.ts'
@@ -45,9 +47,16 @@ export interface ServerTransactionFailureListener {
   onServerTransactionFailure(tx: ServerTransaction, cause: ServerTransactionFailure): void
 }
 
+/** Transaction kinds, as the metrics name them. */
+export type TransactionKind = 'invite_client' | 'non_invite_client' | 'invite_server' | 'non_invite_server'
+
 export interface TransactionLayerOptions {
   sender: TransportSender
-  user: TransactionUser & Partial<ServerTransactionFailureListener>
+  /**
+   * The TU (RFC 3261 §17). It may be set later with `setUser` (the TU is usually built on top
+   * of this layer); no message may be received before it is set.
+   */
+  user?: TransactionUser & Partial<ServerTransactionFailureListener>
   scheduler: Scheduler
   timers: TimerValues
   /**
@@ -55,6 +64,12 @@ export interface TransactionLayerOptions {
    * (§17.2.1). Default true.
    */
   autoTrying?: boolean
+  /**
+   * Reports the lifetime (seconds, creation to Terminated) of one transaction in 16, for the
+   * transaction-duration histogram. Sampling keeps the hot path free of per-transaction
+   * state: the other 15 cost one counter increment.
+   */
+  onSampledLifetime?: (kind: TransactionKind, seconds: number) => void
 }
 
 /** Live transactions by kind (for metrics and leak tests). */
@@ -64,9 +79,6 @@ export interface TransactionCounts {
   inviteServer: number
   nonInviteServer: number
 }
-
-type AnyClientTransaction = InviteClientTransaction | NonInviteClientTransaction
-type AnyServerTransaction = InviteServerTransaction | NonInviteServerTransaction
 
 /** Process-wide branch counter: branches stay unique even between two layers. */
 let branchCounter = 0
@@ -80,30 +92,50 @@ let branchCounter = 0
  */
 export class TransactionLayer {
   private readonly sender: TransportSender
-  private readonly user: TransactionUser & Partial<ServerTransactionFailureListener>
+  private user: TransactionUser & Partial<ServerTransactionFailureListener>
   private readonly autoTrying: boolean
   private readonly ctx: TransactionContext
-  private readonly clients = new Map<string, AnyClientTransaction>()
-  private readonly servers = new Map<string, AnyServerTransaction>()
+  private readonly clients = new Map<string, ClientTransactionBase>()
+  private readonly servers = new Map<string, ServerTransactionBase>()
   private readonly counts: TransactionCounts = { inviteClient: 0, nonInviteClient: 0, inviteServer: 0, nonInviteServer: 0 }
   private readonly randomPool = new Uint32Array(256)
   private randomPos = 256
+  private readonly onSampledLifetime: ((kind: TransactionKind, seconds: number) => void) | null
+  private readonly scheduler: Scheduler
+  /** Creation times of the sampled transactions (one in 16), ms. */
+  private readonly sampled = new Map<ClientTransaction | ServerTransaction, number>()
+  private sampleSeq = 0
 
   constructor(options: TransactionLayerOptions) {
     this.sender = options.sender
-    this.user = options.user
+    this.user = options.user ?? {
+      onRequest: () => { throw new Error('TransactionLayer: a request arrived before setUser()') },
+      onStrayResponse: () => {},
+    }
+    this.onSampledLifetime = options.onSampledLifetime ?? null
+    this.scheduler = options.scheduler
     this.autoTrying = options.autoTrying ?? true
     this.ctx = {
       sender: options.sender,
       scheduler: options.scheduler,
       timers: options.timers,
-      terminated: (tx) => this.forget(tx as AnyClientTransaction | AnyServerTransaction),
+      terminated: (tx) => this.forget(tx),
       serverFailure: (tx, cause) => {
         log.info('server transaction failed', { cause, key: tx.key, method: tx.request.method, flowId: tx.flow.id })
         this.user.onServerTransactionFailure?.(tx, cause)
       },
       ackToTu: (ack, flow) => this.user.onRequest(ack, null, flow),
     }
+  }
+
+  /** Registers the TU (the request pipeline), once, before any message is received. */
+  setUser(user: TransactionUser & Partial<ServerTransactionFailureListener>): void {
+    this.user = user
+  }
+
+  /** Notes the creation time of one transaction in 16 (see `onSampledLifetime`). */
+  private sample(tx: ClientTransaction | ServerTransaction): void {
+    if (this.onSampledLifetime !== null && (++this.sampleSeq & 15) === 0) this.sampled.set(tx, this.scheduler.now())
   }
 
   /**
@@ -140,7 +172,7 @@ export class TransactionLayer {
     }
     const key = branch + ' ' + request.method
     if (this.clients.has(key)) throw new Error(`client transaction ${key} exists already`)
-    let tx: AnyClientTransaction
+    let tx: ClientTransactionBase
     if (request.method === 'INVITE') {
       tx = new InviteClientTransaction(key, request, destination, handler, this.ctx)
       this.counts.inviteClient++
@@ -149,6 +181,7 @@ export class TransactionLayer {
       this.counts.nonInviteClient++
     }
     this.clients.set(key, tx)
+    this.sample(tx)
     tx.start()
     return tx
   }
@@ -183,7 +216,7 @@ export class TransactionLayer {
    * Only INVITE can be pending long enough to cancel, so the lookup uses method INVITE.
    */
   findInviteServerTransaction(cancel: SipRequest): ServerTransaction | undefined {
-    let tx: AnyServerTransaction | undefined
+    let tx: ServerTransactionBase | undefined
     try {
       tx = this.servers.get(this.serverKey(cancel, 'INVITE'))
     } catch (e) {
@@ -220,10 +253,11 @@ export class TransactionLayer {
 
   /** Terminates every transaction at once, clearing all their timers; nobody is told. */
   close(): void {
-    const all: Array<AnyClientTransaction | AnyServerTransaction> = [...this.clients.values(), ...this.servers.values()]
+    const all: Array<ClientTransactionBase | ServerTransactionBase> = [...this.clients.values(), ...this.servers.values()]
     for (const tx of all) tx.terminate()
     this.clients.clear()
     this.servers.clear()
+    this.sampled.clear()
   }
 
   // ---- responses (§17.1.3) ----------------------------------------------------------------
@@ -261,7 +295,7 @@ export class TransactionLayer {
   private receiveRequest(request: SipRequest, flow: Flow): void {
     const isAck = request.method === 'ACK'
     let key: string
-    let tx: AnyServerTransaction | undefined
+    let tx: ServerTransactionBase | undefined
     try {
       if (isAck && !hasCookie(request.topVia.branch)) {
         key = ''
@@ -300,7 +334,7 @@ export class TransactionLayer {
    *
    * @throws SipMessageError when a header the key needs is unreadable
    */
-  private matchAck2543(ack: SipRequest): AnyServerTransaction | undefined {
+  private matchAck2543(ack: SipRequest): ServerTransactionBase | undefined {
     const ackToTag = tagOf(ack, 'to')
     const tx = this.servers.get(key2543(ack, ackToTag, 'INVITE'))
     if (tx !== undefined || ackToTag === '') return tx
@@ -314,17 +348,19 @@ export class TransactionLayer {
    * > state. [...] The request MUST be passed to the TU.  (§17.2.1, likewise §17.2.2)
    */
   private createServerTransaction(key: string, request: SipRequest, flow: Flow): void {
-    let tx: AnyServerTransaction
+    let tx: ServerTransactionBase
     if (request.method === 'INVITE') {
       const ist = new InviteServerTransaction(key, request, flow, this.ctx, this.autoTrying)
       this.counts.inviteServer++
       this.servers.set(key, ist)
+      this.sample(ist)
       ist.start()
       tx = ist
     } else {
       tx = new NonInviteServerTransaction(key, request, flow, this.ctx)
       this.counts.nonInviteServer++
       this.servers.set(key, tx)
+      this.sample(tx)
     }
     this.user.onRequest(request, tx, flow)
   }
@@ -364,17 +400,35 @@ export class TransactionLayer {
   }
 
   /** Called once by each transaction entering Terminated. */
-  private forget(tx: AnyClientTransaction | AnyServerTransaction): void {
-    if (tx instanceof InviteClientTransaction || tx instanceof NonInviteClientTransaction) {
+  private forget(tx: ClientTransaction | ServerTransaction): void {
+    let kind: TransactionKind
+    if (tx instanceof ClientTransactionBase) {
       if (this.clients.get(tx.key) !== tx) return
       this.clients.delete(tx.key)
-      if (tx instanceof InviteClientTransaction) this.counts.inviteClient--
-      else this.counts.nonInviteClient--
+      if (tx instanceof InviteClientTransaction) {
+        this.counts.inviteClient--
+        kind = 'invite_client'
+      } else {
+        this.counts.nonInviteClient--
+        kind = 'non_invite_client'
+      }
     } else {
-      if (this.servers.get(tx.key) !== tx) return
+      if (this.servers.get(tx.key) !== (tx as ServerTransactionBase)) return
       this.servers.delete(tx.key)
-      if (tx instanceof InviteServerTransaction) this.counts.inviteServer--
-      else this.counts.nonInviteServer--
+      if (tx instanceof InviteServerTransaction) {
+        this.counts.inviteServer--
+        kind = 'invite_server'
+      } else {
+        this.counts.nonInviteServer--
+        kind = 'non_invite_server'
+      }
+    }
+    if (this.sampled.size > 0) {
+      const created = this.sampled.get(tx)
+      if (created !== undefined) {
+        this.sampled.delete(tx)
+        this.onSampledLifetime!(kind, (this.scheduler.now() - created) / 1000)
+      }
     }
   }
 }
