@@ -149,17 +149,11 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     defaultExpires: config.registrar.defaultExpires,
     scheduler,
   })
-  // The transaction layer's TU is the pipeline, built below it: the callbacks reach it
-  // through this holder, set once before any message can arrive.
-  const tu: { pipeline: RequestPipeline | null } = { pipeline: null }
   const transactions = new TransactionLayer({
     sender: transport,
-    user: {
-      onRequest: (req, tx, flow) => tu.pipeline!.onRequest(req, tx, flow),
-      onStrayResponse: (res, flow) => tu.pipeline!.onStrayResponse(res, flow),
-    },
     scheduler,
     timers: config.timers,
+    onSampledLifetime: (kind, seconds) => metrics.observeTransaction(kind, seconds),
   })
   const secret = resolveTurnSecret(config, process.env)
   const media = createMediaDriver(config, mediaEngineTurnServers(config, secret, Math.floor(Date.now() / 1000)))
@@ -185,12 +179,15 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
       return c.inviteServer + c.nonInviteServer
     },
   })
-  tu.pipeline = new RequestPipeline({
+  const pipeline = new RequestPipeline({
     local, transport, proxy, auth, registrar, location,
     userExists: (u) => users.has(u),
     trustedSources: new Set(config.proxy.trustedSources),
     security,
-  })
+  })  // The pipeline is the transaction layer's TU (RFC 3261 §17), registered on it as the
+  // transport's consumer is registered on the transport: imports and construction point down.
+  transactions.setUser(pipeline)
+
   transport.onMessage((m, f) => transactions.receive(m, f))
   // Set by drain(): connections closed by our own shutdown keep their bindings in the store,
   // so that a restart can reach TCP phones again (LocationService.restore decides which).
@@ -233,7 +230,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     },
     async drain(graceMs: number) {
       draining = true
-      tu.pipeline!.startDraining(config.shutdown.retryAfterSeconds)
+      pipeline.startDraining(config.shutdown.retryAfterSeconds)
       const until = Date.now() + graceMs
       while (proxy.pendingInvites > 0 && Date.now() < until) await Bun.sleep(50)
       // Let the last final responses and ACKs of this turn go out.
