@@ -220,8 +220,12 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
       setLogLevel(next.log.level)
       security.reconfigure(securitySettings(next))
       const restart: string[] = []
-      if (JSON.stringify(next.sip) !== JSON.stringify(config.sip)) restart.push('sip')
-      if (JSON.stringify(next.http) !== JSON.stringify(config.http)) restart.push('http')
+      // New certificate paths are applied live by main.ts (reloadCertificates); adding or
+      // removing TLS (sip.tlsPort, http.tls) needs a restart.
+      const sipOf = (c: GatewayConfig) => JSON.stringify({ ...c.sip, tls: undefined })
+      const httpOf = (c: GatewayConfig) => JSON.stringify({ ...c.http, tls: c.http.tls !== undefined })
+      if (sipOf(next) !== sipOf(config)) restart.push('sip')
+      if (httpOf(next) !== httpOf(config)) restart.push('http')
       if (next.domain !== config.domain) restart.push('domain')
       if (next.security.bans.maxEntries !== config.security.bans.maxEntries || next.security.maxTrackedSources !== config.security.maxTrackedSources) {
         restart.push('security (table sizes)')

@@ -10,6 +10,8 @@
  *   Without --config it runs the embedded defaults (loopback only, demo users). With a
  *   config folder (see sip-config/README.md), SIGHUP reloads it; a bad file is reported
  *   with file, line and field and the gateway keeps running the configuration it had.
+ *   SIGHUP also re-reads the TLS certificates (`reloadCertificates`: renewed files are served
+ *   to new connections, existing ones are kept).
  */
 import { join } from 'node:path'
 import { loadConfig, formatConfigError } from './config/loader.ts'
@@ -28,6 +30,7 @@ import type { AnchoredCalls } from './sip/proxy/anchored-calls.ts'
 import type { LocationService } from './sip/registrar/location-service.ts'
 import type { MediaDriver } from './media/media-driver.ts'
 import { loadStaticAssets, type StaticAsset } from './http/softphone-plugin.ts'
+import { CertificateReloader } from './certificate-reloader.ts'
 
 const log = logger('gateway.main')
 
@@ -61,6 +64,15 @@ export interface RunningGateway {
    * Returns the names of settings that need a restart to take effect.
    */
   reload(config: GatewayConfig): string[]
+  /**
+   * Re-reads the certificate and key files of `sip.tls` and `http.tls` (of `config` when
+   * given: new paths; else the paths in use, e.g. renewed Let's Encrypt files) and serves them
+   * to new TLS / WSS connections; existing connections (registered phones, their calls,
+   * WebSockets) stay open on the old certificate. A missing or bad file keeps the running
+   * certificate of that listener and is logged with its name. Resolves with which listeners
+   * now serve the newly read certificate (false: no such TLS listener, or refused).
+   */
+  reloadCertificates(config?: GatewayConfig): Promise<{ sip: boolean; http: boolean }>
   /** Stops at once: listeners closed, state released (the bindings store flushed). */
   stop(): Promise<void>
   /**
@@ -93,6 +105,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   const { transport } = g
   const secure = config.http.tls !== undefined
   const scheme = secure ? 'https' : 'http'
+  const certificates = new CertificateReloader(g, listeners.tls, config)
   const hostForUrl = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host
   log.info('gateway started', {
     domain: config.domain, http: g.httpPort, udp: listeners.udp.port, tcp: listeners.tcp.port, tls: listeners.tls?.port ?? null,
@@ -109,6 +122,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     stunPort: g.stun?.port ?? null,
     internals: { transport, transactions: g.transactions, proxy: g.proxy, anchoredCalls: g.anchoredCalls, location: g.location, media: g.media },
     reload: (next) => g.reload(next),
+    reloadCertificates: async (next) => certificates.reload(next),
     async shutdown(graceMs = config.shutdown.graceSeconds * 1000) {
       const pending = await g.drain(graceMs)
       await running.stop()
@@ -116,6 +130,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     },
     async stop() {
       await g.http.stop(true)
+      await certificates.stop()
       listeners.udp.stop()
       listeners.tcp.stop()
       listeners.tls?.stop()
@@ -162,6 +177,7 @@ async function listen(g: Gateway): Promise<{ udp: UdpTransport; tcp: TcpTranspor
   transport.setWebSocketPort(config.http.tls ? 'WSS' : 'WS', g.httpPort)
   return { udp, tcp, tls }
 }
+
 
 function usage(): never {
   console.error('usage: bun gateway/src/main.ts [--config DIR]\n  DIR holds gateway.yaml and users.yaml (see sip-config/README.md)')
@@ -217,10 +233,14 @@ async function runCli(): Promise<void> {
     const next = loadConfig(configDir)
     if (!next.ok) {
       for (const e of next.errors) log.error('configuration reload refused; keeping the running one', { error: formatConfigError(e) })
+      // Renewed certificates at the running paths are still taken (a certbot deploy hook
+      // sends SIGHUP whatever the state of the other files).
+      void gateway.reloadCertificates()
       return
     }
     const restart = gateway.reload(next.config)
     log.info('configuration reloaded', { needsRestart: restart })
+    void gateway.reloadCertificates(next.config)
   })
 
   let stopping = false

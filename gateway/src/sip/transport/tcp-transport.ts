@@ -11,7 +11,7 @@
  * reports a complete message. CRLF keepalives (RFC 5626 §3.5.1: a "ping" of CRLFCRLF answered
  * by a "pong" of CRLF) are handled here, between messages.
  */
-import type { Socket, TCPSocketListener } from 'bun'
+import type { Socket, TCPSocketListenOptions, TCPSocketListener } from 'bun'
 import type { SipMessage } from '../message/sip-message.ts'
 import type { Flow, TransportProtocol } from './flow.ts'
 
@@ -24,6 +24,9 @@ export type FrameResult =
 interface TcpFlowData {
   flow: TcpFlow
 }
+
+/** Bun.listen takes `reusePort` (SO_REUSEPORT) though bun-types 1.4.5 does not declare it. */
+type ListenOptions = TCPSocketListenOptions<TcpFlowData> & { reusePort?: boolean }
 
 let nextTcpId = 1
 const CRLF = new Uint8Array([13, 10])
@@ -119,6 +122,7 @@ export interface TcpTransportOptions {
   host: string
   port: number
   transport: 'TCP' | 'TLS'
+  /** Paths of the PEM certificate and key (TLS). */
   tls?: { cert: string; key: string }
   /** Finds where the next message in `buffer` ends (the parser in stream mode). */
   frame(buffer: Uint8Array): FrameResult
@@ -140,19 +144,51 @@ export interface TcpTransportOptions {
 /** A TCP (or TLS) listener plus outbound connections, all as TcpFlows. */
 export class TcpTransport {
   private listener: TCPSocketListener<TcpFlowData> | null = null
+  /** TLS listeners replaced by `replaceCertificate`, no longer accepting; closed by stop(). */
+  private readonly retired: TCPSocketListener<TcpFlowData>[] = []
   private readonly flows = new Set<TcpFlow>()
   private options!: TcpTransportOptions
 
   async start(options: TcpTransportOptions): Promise<number> {
     this.options = options
     const tls = options.tls ? { cert: Bun.file(options.tls.cert), key: Bun.file(options.tls.key) } : undefined
-    this.listener = Bun.listen<TcpFlowData>({
+    const listenOptions: ListenOptions = {
       hostname: options.host,
       port: options.port,
       tls,
+      // A TLS listener is replaced on a certificate reload by a second one bound to the same
+      // port (see replaceCertificate), which needs SO_REUSEPORT on both.
+      reusePort: tls !== undefined,
       socket: this.handlers(),
-    })
+    }
+    this.listener = Bun.listen<TcpFlowData>(listenOptions)
     return this.listener.port
+  }
+
+  /**
+   * Serves a new certificate to new TLS connections without dropping existing ones: Bun's
+   * `listener.reload()` cannot change the certificate, so a second listener with the new one
+   * is bound to the same port (SO_REUSEPORT) and the old one stops accepting
+   * (`stop(false)`: its connections stay open). Flows of both share the flows table and the
+   * handlers, so connection reuse, the transport layer's port and onFlowClosed are unchanged.
+   * `credentials` are PEM texts already checked (base/tls-files.ts).
+   * @throws Error when this is not a started TLS transport or the new listener cannot be bound
+   *   (the old one then keeps serving)
+   */
+  replaceCertificate(credentials: { cert: string; key: string }): void {
+    const old = this.listener
+    if (!old || this.options.transport !== 'TLS') throw new Error('not a started TLS transport')
+    const options: ListenOptions = {
+      hostname: this.options.host,
+      port: old.port,
+      tls: { cert: credentials.cert, key: credentials.key },
+      reusePort: true,
+      socket: this.handlers(),
+    }
+    const next = Bun.listen<TcpFlowData>(options)
+    this.listener = next
+    old.stop(false)
+    this.retired.push(old)
   }
 
   get port(): number {
@@ -291,6 +327,7 @@ export class TcpTransport {
     this.flows.clear()
     this.listener?.stop(true)
     this.listener = null
+    for (const l of this.retired.splice(0)) l.stop(true)
   }
 }
 
