@@ -20,6 +20,7 @@
  * Exit codes (sipp(1)): 0 all calls succeeded, 1 at least one failed, 97 exit on internal
  * command, 99 normal exit without calls processed, 255 fatal error, 254 cannot bind.
  */
+import { expect } from 'bun:test'
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -322,4 +323,11 @@ export function readSippTrace(result: Pick<SippResult, 'dir'>): SippTracedMessag
     }
   }
   return out
+}
+
+/** Asserts that a SIPp run exited 0 with exactly `calls` successful calls and none failed. */
+export function expectAllSucceeded(result: SippResult, calls: number): void {
+  expect(result.exitCode, result.summary()).toBe(0)
+  expect(result.stats?.successful, result.summary()).toBe(calls)
+  expect(result.stats?.failed, result.summary()).toBe(0)
 }

@@ -20,7 +20,7 @@ import { join } from 'node:path'
 import { TEST_DOMAIN, startGateway, testConfig, userEntry, type RunningGateway } from '../../support/gateway.ts'
 import { freePortRange } from '../../support/ports.ts'
 import { PeerSet, requireBinary } from '../../support/processes.ts'
-import { SIPP_SCENARIOS, readSippTrace, runSipp, sippCsv, startSipp, type SippResult } from '../../support/sipp.ts'
+import { SIPP_SCENARIOS, readSippTrace, runSipp, sippCsv, startSipp, type SippResult, expectAllSucceeded } from '../../support/sipp.ts'
 
 setDefaultTimeout(60_000)
 
@@ -46,12 +46,6 @@ afterAll(async () => {
   await peers.killAll()
   await gateway?.stop()
 })
-
-function expectAllSucceeded(result: SippResult, calls: number): void {
-  expect(result.exitCode, result.summary()).toBe(0)
-  expect(result.stats?.successful, result.summary()).toBe(calls)
-  expect(result.stats?.failed, result.summary()).toBe(0)
-}
 
 /** Registers `user` from SIPp's socket on `localPort`, once per instance id (sequentially). */
 async function registerInstances(user: { username: string; password: string }, localPort: number, instances: string[]): Promise<void> {

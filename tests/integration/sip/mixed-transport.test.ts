@@ -9,7 +9,7 @@ import { TEST_DOMAIN, startGateway, testConfig, userEntry, type RunningGateway }
 import { freePortRange } from '../../support/ports.ts'
 import { PeerSet, requireBinary } from '../../support/processes.ts'
 import { uriOf, uriParamOf } from '../../support/sip-text.ts'
-import { SIPP_SCENARIOS, readSippTrace, runSipp, sippCsv, startSipp, type SippOptions, type SippResult } from '../../support/sipp.ts'
+import { SIPP_SCENARIOS, readSippTrace, runSipp, sippCsv, startSipp, type SippOptions, type SippResult, expectAllSucceeded } from '../../support/sipp.ts'
 import { WsSipClient, fakeAnswerFor, fakeSdp } from '../../support/ws-sip-client.ts'
 
 setDefaultTimeout(45_000)
@@ -50,12 +50,6 @@ async function registeredWsClient(): Promise<WsSipClient> {
   const { final } = await client.register()
   expect(final.status, final.raw).toBe(200)
   return client
-}
-
-function expectAllSucceeded(result: SippResult, calls: number): void {
-  expect(result.exitCode, result.summary()).toBe(0)
-  expect(result.stats?.successful, result.summary()).toBe(calls)
-  expect(result.stats?.failed, result.summary()).toBe(0)
 }
 
 /** SIPp UAC options calling the WebSocket user `callee` as SIPP_USER. */

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { TEST_DOMAIN, startGateway, testConfig, testUsers, userEntry, type RunningGateway } from '../../support/gateway.ts'
 import { freePortRange } from '../../support/ports.ts'
 import { PeerSet, requireBinary } from '../../support/processes.ts'
-import { SIPP_SCENARIOS, runSipp, sippCsv, startSipp, type SippResult } from '../../support/sipp.ts'
+import { SIPP_SCENARIOS, runSipp, sippCsv, startSipp, type SippResult, expectAllSucceeded } from '../../support/sipp.ts'
 
 setDefaultTimeout(45_000)
 
@@ -38,12 +38,6 @@ afterAll(async () => {
   await peers.killAll()
   await gateway?.stop()
 })
-
-function expectAllSucceeded(result: SippResult, calls: number): void {
-  expect(result.exitCode, result.summary()).toBe(0)
-  expect(result.stats?.successful, result.summary()).toBe(calls)
-  expect(result.stats?.failed, result.summary()).toBe(0)
-}
 
 /** Registers `user` from SIPp on `localPort` (the port a UAS will then listen on). */
 async function registerSippUser(user: { username: string; password: string }, localPort: number): Promise<void> {

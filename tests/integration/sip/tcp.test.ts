@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { TEST_DOMAIN, startGateway, testConfig, testUsers, userEntry, type RunningGateway } from '../../support/gateway.ts'
 import { freePortRange } from '../../support/ports.ts'
 import { PeerSet, requireBinary } from '../../support/processes.ts'
-import { SIPP_SCENARIOS, readSippTrace, runSipp, sippCsv, startSipp, type SippResult } from '../../support/sipp.ts'
+import { SIPP_SCENARIOS, readSippTrace, runSipp, sippCsv, startSipp, type SippResult, expectAllSucceeded } from '../../support/sipp.ts'
 import { uriOf, uriParamOf } from '../../support/sip-text.ts'
 import { StreamSipClient } from './stream-client.ts'
 
@@ -44,12 +44,6 @@ afterAll(async () => {
   await peers.killAll()
   await gateway?.stop()
 })
-
-function expectAllSucceeded(result: SippResult, calls: number): void {
-  expect(result.exitCode, result.summary()).toBe(0)
-  expect(result.stats?.successful, result.summary()).toBe(calls)
-  expect(result.stats?.failed, result.summary()).toBe(0)
-}
 
 /** Bindings of `username` the location service holds now. */
 function bindingsOf(username: string) {
