@@ -9,7 +9,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { TransportLayer } from './sip/transport/transport-layer.ts'
-import type { TransactionKind, TransactionLayer } from './sip/transaction/transaction-layer.ts'
+import type { TransactionLayer } from './sip/transaction/transaction-layer.ts'
 import type { StatefulProxy } from './sip/proxy/stateful-proxy.ts'
 import type { AnchoredCalls } from './sip/proxy/anchored-calls.ts'
 import type { LocationService } from './sip/registrar/location-service.ts'
@@ -35,9 +35,9 @@ export interface GatewayMetrics {
   text(): Promise<string>
   readonly contentType: string
   /** An INVITE's setup time, seconds from its arrival to the first final response sent upstream. */
-  observeCallSetup(seconds: number, status: number): void
+  observeCallSetup(seconds: number): void
   /** A transaction's lifetime, seconds from its creation to Terminated (one in 16 is reported). */
-  observeTransaction(kind: TransactionKind, seconds: number): void
+  observeTransaction(seconds: number): void
 }
 
 
@@ -134,6 +134,6 @@ export function createGatewayMetrics(g: MetricSources): GatewayMetrics {
     text: () => r.metrics(),
     contentType: r.contentType,
     observeCallSetup: (seconds) => callSetup.observe(seconds),
-    observeTransaction: (_kind, seconds) => txDuration.observe(seconds),
+    observeTransaction: (seconds) => txDuration.observe(seconds),
   }
 }

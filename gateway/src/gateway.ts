@@ -153,7 +153,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     sender: transport,
     scheduler,
     timers: config.timers,
-    onSampledLifetime: (kind, seconds) => metrics.observeTransaction(kind, seconds),
+    onSampledLifetime: (_kind, seconds) => metrics.observeTransaction(seconds),
   })
   const secret = resolveTurnSecret(config, process.env)
   const media = createMediaDriver(config, mediaEngineTurnServers(config, secret, Math.floor(Date.now() / 1000)))
@@ -167,7 +167,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     timerC: config.proxy.timerC * 1000,
     cancelTimeout: 64 * config.timers.T1,
     media: anchoredCalls ?? undefined,
-    onInviteFinal: (seconds, status) => metrics.observeCallSetup(seconds, status),
+    onInviteFinal: (seconds) => metrics.observeCallSetup(seconds),
   })
   const security = new SipSecurity({
     ...securitySettings(config),
