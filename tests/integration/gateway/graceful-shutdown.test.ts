@@ -97,6 +97,27 @@ describe('graceful shutdown', () => {
     expect(regs.some((r) => r.transport === 'WS')).toBe(false)
   })
 
+  test('a call that is never answered is cut short when the grace period ends', async () => {
+    const config = testConfig({ media: { driver: 'none' } }, { extraUsers: ['sd-caller', 'sd-callee'].map((n) => userEntry(n, PASSWORD)) })
+    const gw = await startGateway(config)
+    let stopped = false
+    cleanups.push(() => (stopped ? undefined : gw.stop()))
+    const caller = await WsSipClient.connect({ url: gw.wsUrl, username: 'sd-caller', password: PASSWORD, domain: TEST_DOMAIN })
+    const callee = await WsSipClient.connect({ url: gw.wsUrl, username: 'sd-callee', password: PASSWORD, domain: TEST_DOMAIN })
+    cleanups.push(() => { caller.close(); callee.close() })
+    expect((await callee.register()).final.status).toBe(200)
+    const { call } = await caller.inviteWithAuth(callee.aor, { body: fakeSdp('webrtc', 'offer') })
+    const invite = await callee.waitForRequest('INVITE', call.callId)
+    callee.respond(invite, 180)
+    await caller.waitForResponse({ status: 180, callId: call.callId })
+    const started = Date.now()
+    expect(await gw.shutdown(500), 'the ringing INVITE was still pending').toBe(1)
+    stopped = true
+    const took = Date.now() - started
+    expect(took).toBeGreaterThanOrEqual(500)
+    expect(took, 'bounded by the grace period').toBeLessThan(3_000)
+  })
+
   test('the CLI exits 0 on SIGTERM', async () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'gateway.yaml'), [
