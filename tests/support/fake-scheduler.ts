@@ -11,7 +11,7 @@ export class FakeScheduler implements Scheduler {
   private t = 0
   private epochSeconds: number
   private nextId = 1
-  private readonly pending = new Map<number, { due: number; fn: () => void }>()
+  private readonly pending = new Map<number, { due: number; fn: (arg?: unknown) => void; arg: unknown }>()
 
   constructor(startUnixSeconds = 1_800_000_000) {
     this.epochSeconds = startUnixSeconds
@@ -25,14 +25,14 @@ export class FakeScheduler implements Scheduler {
     return this.epochSeconds + Math.floor(this.t / 1000)
   }
 
-  setTimer(ms: number, fn: () => void): TimerHandle {
+  setTimer<T>(ms: number, fn: (arg?: T) => void, arg?: T): TimerHandle {
     const id = this.nextId++
-    this.pending.set(id, { due: this.t + Math.max(0, ms), fn })
+    this.pending.set(id, { due: this.t + Math.max(0, ms), fn: fn as (arg?: unknown) => void, arg })
     return { id }
   }
 
   clearTimer(handle: TimerHandle): void {
-    this.pending.delete(handle.id)
+    this.pending.delete((handle as { id: number }).id)
   }
 
   /** Number of timers not yet fired. */
@@ -56,7 +56,7 @@ export class FakeScheduler implements Scheduler {
       const p = this.pending.get(nextId)!
       this.pending.delete(nextId)
       this.t = p.due
-      p.fn()
+      p.fn(p.arg)
     }
     this.t = end
   }

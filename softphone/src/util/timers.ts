@@ -1,9 +1,10 @@
 /**
  * Time as the softphone's controllers see it. Structurally the same as the gateway's
- * `Scheduler` (gateway/src/sip/transaction/scheduler.ts), so unit tests pass its
+ * `Scheduler` (gateway/src/base/scheduler.ts), so unit tests pass its
  * `FakeScheduler` and advance time without waiting.
  */
-export type TimerHandle = { readonly id: number }
+/** An armed timer, opaque to its owner. */
+export type TimerHandle = object
 
 export interface Timers {
   /** Milliseconds, monotonic. */
@@ -31,8 +32,9 @@ export class BrowserTimers implements Timers {
   }
 
   clearTimer(handle: TimerHandle): void {
-    const t = this.timers.get(handle.id)
+    const id = (handle as { id: number }).id
+    const t = this.timers.get(id)
     if (t !== undefined) clearTimeout(t)
-    this.timers.delete(handle.id)
+    this.timers.delete(id)
   }
 }

@@ -56,21 +56,23 @@ class WarpScheduler implements Scheduler {
     return Math.floor((Date.now() + this.offset) / 1000)
   }
 
-  setTimer(ms: number, fn: () => void): TimerHandle {
+  setTimer<T>(ms: number, fn: (arg?: T) => void, arg?: T): TimerHandle {
     const id = this.nextId++
+    const run = () => fn(arg)
     const timeout = setTimeout(() => {
       this.timers.delete(id)
-      fn()
+      run()
     }, ms)
-    this.timers.set(id, { due: this.now() + Math.max(0, ms), fn, timeout })
+    this.timers.set(id, { due: this.now() + Math.max(0, ms), fn: run, timeout })
     return { id }
   }
 
   clearTimer(handle: TimerHandle): void {
-    const t = this.timers.get(handle.id)
+    const id = (handle as { id: number }).id
+    const t = this.timers.get(id)
     if (!t) return
     clearTimeout(t.timeout)
-    this.timers.delete(handle.id)
+    this.timers.delete(id)
   }
 
   get pendingCount(): number {

@@ -73,6 +73,21 @@ const INCOMPLETE: ParseResult = Object.freeze({ ok: false, incomplete: true }) a
 const EMPTY_BODY = new Uint8Array(0)
 /** Non-fatal: malformed UTF-8 in a header becomes U+FFFD rather than failing the message. */
 const decoder = new TextDecoder('utf-8')
+
+/**
+ * The methods of RFC 3261 and its extensions as string constants. A method read from the wire
+ * is a slice of the decoded head, and a JavaScriptCore slice keeps its whole base string
+ * alive: a transaction that remembers `request.method` while it lingers would keep the full
+ * header text with it. Known methods are replaced by these constants; others stay slices.
+ */
+const KNOWN_METHODS = new Map<string, string>(
+  ['INVITE', 'ACK', 'BYE', 'CANCEL', 'REGISTER', 'OPTIONS', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE']
+    .map((m) => [m, m]),
+)
+
+function internMethod(method: string): string {
+  return KNOWN_METHODS.get(method) ?? method
+}
 const encoder = new TextEncoder()
 
 /** Header names met in nearly every message: matched without a substring or a hash. */
@@ -310,7 +325,7 @@ function parseHead(head: string, rest: Uint8Array, bodyOffset: number, stream: b
     const sp1 = head.indexOf(' ')
     if (sp1 > 0 && sp1 < sle && isToken(head, 0, sp1)) {
       kind = 'request'
-      method = head.slice(0, sp1)
+      method = internMethod(head.slice(0, sp1))
       // trws (RFC 4475 §3.1.2.10): trailing SP/HT after SIP/2.0 is tolerated.
       let e = sle
       while (e > sp1 + 1 && (head.charCodeAt(e - 1) === 32 || head.charCodeAt(e - 1) === 9)) e--

@@ -8,6 +8,7 @@
 import type { SipRequest, SipResponse } from '../message/sip-message.ts'
 import type { Destination, Flow } from '../transport/flow.ts'
 import type { CallSide, MediaSessionKey } from './media-hooks.ts'
+import type { TimerHandle } from '../../base/scheduler.ts'
 
 /** How to reach one side of an anchored dialog and what it last said. */
 export interface DialogSide {
@@ -29,7 +30,7 @@ export interface DialogSide {
 export interface AnchoredDialog {
   callId: string
   /** Session timeout timer (see StatefulProxyOptions.sessionTimeout). */
-  timer: { id: number } | null
+  timer: TimerHandle | null
   plan: object
   key: MediaSessionKey & { calleeTag: string }
   caller: DialogSide

@@ -8,11 +8,12 @@
  * [...] 6xx [...] the proxy SHOULD cancel all client pending transactions [...] and MUST
  * NOT create any new branches in this context" (item 5 and §16.7 item 2).
  */
-import type { SipResponse } from '../message/sip-message.ts'
-import type { ClientTransaction, ServerTransaction } from '../transaction/transaction-user.ts'
+import type { SipRequest, SipResponse } from '../message/sip-message.ts'
+import type { ClientTransaction, ClientTransactionHandler, ServerTransaction } from '../transaction/transaction-user.ts'
 import type { ForwardOptions } from './target.ts'
 import type { BranchMedia } from './branch-media.ts'
 import type { HeaderField } from '../syntax/types.ts'
+import type { TimerHandle } from '../../base/scheduler.ts'
 
 /** One branch of a (possibly forked) request. */
 export interface Branch {
@@ -23,9 +24,23 @@ export interface Branch {
   /** CANCEL requested before any provisional arrived (§9.1: send it once one does). */
   cancelPending: boolean
   cancelled: boolean
-  timerC: { id: number } | null
+  timerC: TimerHandle | null
   /** The branch's media handle when its SDP goes through a relay (anchored calls). */
   media: BranchMedia | null
+  /** The branch's client transaction handler, told when the context is finished. */
+  handler: BranchHandler | null
+}
+
+/** A branch's client transaction handler (the proxy's). */
+export interface BranchHandler extends ClientTransactionHandler {
+  /**
+   * The response context is finished (every branch final, the answer sent upstream): let go
+   * of it. An INVITE branch's client transaction may linger in Accepted for 64*T1 (RFC 6026
+   * §8.4) and still pass 2xx retransmissions up; from now on the handler forwards those with
+   * nothing but the server transaction, so the context — the original request, the other
+   * branches, the responses — is not kept alive for 32 s by each call.
+   */
+  detach(): void
 }
 
 export class ResponseContext {
@@ -46,7 +61,14 @@ export class ResponseContext {
   /** Scheduler time the INVITE arrived, ms, when setup time is measured; else -1. */
   startedAt = -1
 
-  constructor(readonly serverTx: ServerTransaction | null, readonly isInvite: boolean, readonly options: ForwardOptions) {}
+  /**
+   * @param request the request as received (the server transaction lets go of it once it has
+   *   answered; the context keeps it while branches are open, for the responses it makes)
+   */
+  constructor(
+    readonly request: SipRequest, readonly serverTx: ServerTransaction | null, readonly isInvite: boolean,
+    readonly options: ForwardOptions,
+  ) {}
 
   /**
    * Whether a new branch may still be sent. RFC 3261 §16.7 item 5: after a 6xx the proxy

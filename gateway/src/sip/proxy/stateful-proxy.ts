@@ -9,11 +9,11 @@
 import { SipRequest, type SipResponse } from '../message/sip-message.ts'
 import { createResponse } from '../message/create-response.ts'
 import type { HeaderField } from '../syntax/types.ts'
-import type { ClientTransactionHandler, ServerTransaction } from '../transaction/transaction-user.ts'
+import type { ClientTransaction, ServerTransaction } from '../transaction/transaction-user.ts'
 import type { Scheduler } from '../../base/scheduler.ts'
 import type { Destination, Flow, TransportProtocol } from '../transport/flow.ts'
 import type { TransportLayer } from '../transport/transport-layer.ts'
-import { ResponseContext, type Branch } from './response-context.ts'
+import { ResponseContext, type Branch, type BranchHandler } from './response-context.ts'
 import { recordRouteValue } from './record-route.ts'
 import { loopHash, proxyBranch } from './branch.ts'
 import { isMediaRefusal } from './media-hooks.ts'
@@ -65,7 +65,7 @@ export class StatefulProxy {
    */
   forward(request: SipRequest, serverTx: ServerTransaction, inFlow: Flow, targets: Target[], opts: ForwardOptions): void {
     const isInvite = request.method === 'INVITE'
-    const ctx = new ResponseContext(serverTx, isInvite, opts)
+    const ctx = new ResponseContext(request, serverTx, isInvite, opts)
     if (isInvite && this.o.onInviteFinal) ctx.startedAt = this.o.scheduler.now()
     if (isInvite) {
       serverTx.respond(createResponse(request, 100))
@@ -120,21 +120,13 @@ export class StatefulProxy {
     opts: ForwardOptions, forwardMedia: ForwardMedia,
   ): void {
     const media = this.o.media?.branch(request, inFlow, target, index, opts, forwardMedia) ?? null
-    const branch: Branch = { tx: null, lastStatus: 0, final: false, cancelPending: false, cancelled: false, timerC: null, media }
+    const branch: Branch = {
+      tx: null, lastStatus: 0, final: false, cancelPending: false, cancelled: false, timerC: null, media, handler: null,
+    }
     ctx.branches.push(branch)
     const copy = this.prepareCopy(request, target, inFlow, hash, opts)
-    const handler: ClientTransactionHandler = {
-      onResponse: media === null
-        ? (res) => this.processBranchResponse(ctx, branch, res, opts)
-        : (res) => {
-          // The answer may spend a while in the media driver before §16.7 sees it: the
-          // outcome is known now, so no branch starts meanwhile (see mayStartBranch).
-          if (ctx.isInvite && res.status >= 200 && (res.status < 300 || res.status >= 600)) ctx.decided = true
-          media.onResponse(res, branch.tx, () => this.processBranchResponse(ctx, branch, res, opts))
-        },
-      onTimeout: () => this.onBranchFailure(ctx, branch, 408, opts),
-      onTransportError: () => this.onBranchFailure(ctx, branch, target.destination.flow ? 480 : 503, opts),
-    }
+    const handler = new ProxyBranchHandler(this, ctx, branch, target.destination.flow ? 480 : 503)
+    branch.handler = handler
     const send = () => {
       branch.tx = this.o.transactions.sendRequest(copy, target.destination, handler)
       if (ctx.isInvite) this.armTimerC(ctx, branch, opts)
@@ -192,7 +184,11 @@ export class StatefulProxy {
     return copy
   }
 
-  private processBranchResponse(ctx: ResponseContext, branch: Branch, res: SipResponse, opts: ForwardOptions): void {
+  /**
+   * §16.7 for one response on one branch (ProxyBranchHandler calls this while the context is
+   * open; not for other callers).
+   */
+  processBranchResponse(ctx: ResponseContext, branch: Branch, res: SipResponse, opts: ForwardOptions): void {
     const status = res.status
     if (status < 200) {
       if (status === 100) {
@@ -233,13 +229,17 @@ export class StatefulProxy {
     if (ctx.complete) this.finish(ctx, opts)
   }
 
-  private onBranchFailure(ctx: ResponseContext, branch: Branch, status: number, opts: ForwardOptions, reason?: string): void {
+  /**
+   * A branch ended without a response: timeout (408), transport error (480/503), media
+   * refusal, or a CANCELled branch given up (487). Counts as that final response (§16.7 item
+   * 6, §8.1.3.1). ProxyBranchHandler calls this while the context is open; not for other callers.
+   */
+  onBranchFailure(ctx: ResponseContext, branch: Branch, status: number, opts: ForwardOptions, reason?: string): void {
     if (branch.final) return
     branch.final = true
     this.clearTimerC(branch)
     branch.media?.release()
-    const req = branch.tx?.request ?? ctx.serverTx?.request
-    if (req) ctx.consider(createResponse(req, status, { toTag: 'pb-' + status, reason }))
+    ctx.consider(createResponse(ctx.request, status, { toTag: 'pb-' + status, reason }))
     if (ctx.complete) this.finish(ctx, opts)
   }
 
@@ -247,11 +247,14 @@ export class StatefulProxy {
   private finish(ctx: ResponseContext, opts: ForwardOptions): void {
     const tx = ctx.serverTx
     if (tx && ctx.isInvite) this.inviteContexts.delete(tx.key)
+    // Anchored branches keep their context: a 2xx retransmission goes through the media
+    // driver again (the answer SDP rewritten the same way).
+    for (const b of ctx.branches) if (b.media === null) b.handler?.detach()
     let finalStatus = 0
     if (!ctx.finalSent) {
       ctx.finalSent = true
       let best = ctx.best
-      if (best === null && tx) best = createResponse(tx.request, 408, { toTag: 'pb-408' })
+      if (best === null && tx) best = createResponse(ctx.request, 408, { toTag: 'pb-408' })
       if (best !== null) {
         if (best.status === 503) {
           // §16.7 item 6: "If the selected response is a 503 (Service Unavailable), the proxy
@@ -283,10 +286,7 @@ export class StatefulProxy {
 
   /** Removes our Via (§16.7 item 9) and sends through the server transaction. */
   private sendUpstream(ctx: ResponseContext, res: SipResponse): void {
-    const tx = ctx.serverTx
-    if (!tx) return
-    if (res.headers.length > 0 && isOurVia(res)) res.removeFirst('via')
-    tx.respond(res)
+    if (ctx.serverTx) relayUpstream(ctx.serverTx, res)
   }
 
   /**
@@ -324,6 +324,10 @@ export class StatefulProxy {
    */
   private sendCancel(ctx: ResponseContext, b: Branch, opts: ForwardOptions): void {
     if (b.cancelled || b.final || !b.tx) return
+    const inv = b.tx.request
+    // A final response already reached the transaction (an anchored answer still in the media
+    // driver): there is nothing left to cancel.
+    if (inv === null) return
     b.cancelled = true
     b.cancelPending = false
     // §9.1: a UAC whose CANCEL gets no final response for the INVITE within 64*T1 gives the
@@ -334,7 +338,6 @@ export class StatefulProxy {
       b.tx?.terminate()
       this.onBranchFailure(ctx, b, 487, opts)
     })
-    const inv = b.tx.request
     const headers: HeaderField[] = []
     let viaDone = false
     for (const h of inv.headers) {
@@ -370,7 +373,7 @@ export class StatefulProxy {
     branch.timerC = this.o.scheduler.setTimer(this.o.timerC, () => {
       branch.timerC = null
       if (branch.final) return
-      log.info('timer C fired', { callId: branch.tx?.request.get('call-id') })
+      log.info('timer C fired', { callId: ctx.request.get('call-id') })
       if (branch.lastStatus >= 100) this.sendCancel(ctx, branch, opts)
       else {
         branch.tx?.terminate()
@@ -384,6 +387,62 @@ export class StatefulProxy {
       this.o.scheduler.clearTimer(branch.timerC)
       branch.timerC = null
     }
+  }
+}
+
+/** Removes our Via (§16.7 item 9) and sends `res` through the server transaction. */
+function relayUpstream(serverTx: ServerTransaction, res: SipResponse): void {
+  if (res.headers.length > 0 && isOurVia(res)) res.removeFirst('via')
+  serverTx.respond(res)
+}
+
+/**
+ * The client transaction handler of one branch. While the response context is open it hands
+ * every event to the proxy's §16.7 processing; once the context is finished (`detach`) it
+ * keeps only the server transaction, and a 2xx that still arrives — a retransmission, or
+ * another fork's answer (RFC 6026 §8.4: passed up in Accepted; §16.7 item 5: forwarded) — is
+ * relayed upstream with nothing else held. Other late responses are ignored then, as §16.7
+ * would (the branch is final).
+ */
+class ProxyBranchHandler implements BranchHandler {
+  private ctx: ResponseContext | null
+  private branch: Branch | null
+  private readonly serverTx: ServerTransaction | null
+
+  /** @param transportErrorStatus 480 towards a connection we hold, 503 otherwise (§8.1.3.1) */
+  constructor(private readonly proxy: StatefulProxy, ctx: ResponseContext, branch: Branch, private readonly transportErrorStatus: number) {
+    this.ctx = ctx
+    this.branch = branch
+    this.serverTx = ctx.serverTx
+  }
+
+  onResponse(res: SipResponse, tx: ClientTransaction): void {
+    const ctx = this.ctx
+    const branch = this.branch
+    if (ctx === null || branch === null) {
+      if (res.status >= 200 && res.status < 300 && this.serverTx !== null) relayUpstream(this.serverTx, res)
+      return
+    }
+    const media = branch.media
+    if (media === null) return this.proxy.processBranchResponse(ctx, branch, res, ctx.options)
+    // The answer may spend a while in the media driver before §16.7 sees it: the outcome is
+    // known now, so no branch starts meanwhile (see mayStartBranch).
+    if (ctx.isInvite && res.status >= 200 && (res.status < 300 || res.status >= 600)) ctx.decided = true
+    media.onResponse(res, tx, () => this.proxy.processBranchResponse(ctx, branch, res, ctx.options))
+  }
+
+  onTimeout(): void {
+    if (this.ctx !== null && this.branch !== null) this.proxy.onBranchFailure(this.ctx, this.branch, 408, this.ctx.options)
+  }
+
+  onTransportError(): void {
+    if (this.ctx !== null && this.branch !== null) this.proxy.onBranchFailure(this.ctx, this.branch, this.transportErrorStatus, this.ctx.options)
+  }
+
+  detach(): void {
+    if (this.branch !== null) this.branch.handler = null
+    this.ctx = null
+    this.branch = null
   }
 }
 

@@ -5,6 +5,10 @@
  * timers (A, B, D, M; E, F, K) stay in `InviteClientTransaction` and
  * `NonInviteClientTransaction`, one handler method per RFC state.
  *
+ * Once a final response has arrived the transaction lingers (Completed, Accepted: up to 64*T1
+ * over UDP) only to absorb retransmissions; `release` then lets go of the parsed request, and
+ * the subclass keeps what its state still sends (an INVITE's ACK, as bytes).
+ *
  * Every field is set in the constructor below, and the subclasses only add their own: all
  * instances of one class share one shape.
  */
@@ -13,16 +17,25 @@ import type { Destination, Flow } from '../transport/flow.ts'
 import type { TransactionContext } from './transaction-context.ts'
 import type { ClientTransaction, ClientTransactionHandler, TransactionState } from './transaction-user.ts'
 
+/** The handler of a transaction whose TU has nothing more to hear (non-INVITE Completed). */
+export const SILENT_HANDLER: ClientTransactionHandler = {
+  onResponse: () => {},
+  onTimeout: () => {},
+  onTransportError: () => {},
+}
+
 export abstract class ClientTransactionBase implements ClientTransaction {
   readonly key: string
-  readonly request: SipRequest
+  readonly method: string
   readonly destination: Destination
 
   protected st: TransactionState
   /** The flow the request went out on, once sent. */
   protected usedFlow: Flow | null
   protected readonly ctx: TransactionContext
-  protected readonly handler: ClientTransactionHandler
+  /** The request until a final response arrives (`release`); then null. */
+  protected req: SipRequest | null
+  protected handler: ClientTransactionHandler
   /** Where retransmissions (and an INVITE's ACK) go: the destination pinned to the flow first used. */
   protected target: Destination
   /** Whether that flow is reliable (no Timer A / E; zero Timer D / K). */
@@ -36,7 +49,8 @@ export abstract class ClientTransactionBase implements ClientTransaction {
     ctx: TransactionContext, initial: 'Calling' | 'Trying',
   ) {
     this.key = key
-    this.request = request
+    this.method = request.method
+    this.req = request
     this.destination = destination
     this.st = initial
     this.usedFlow = null
@@ -49,6 +63,11 @@ export abstract class ClientTransactionBase implements ClientTransaction {
 
   get state(): TransactionState {
     return this.st
+  }
+
+  /** {@inheritDoc ClientTransaction.request} */
+  get request(): SipRequest | null {
+    return this.req
   }
 
   /** The flow the request went out on, once sent. */
@@ -79,7 +98,7 @@ export abstract class ClientTransactionBase implements ClientTransaction {
    * reports on a 0 ms timer (so that the starter has the transaction in hand first).
    */
   protected sendFirst(): boolean {
-    const flow = this.ctx.sender.send(this.request, this.destination)
+    const flow = this.ctx.sender.send(this.req!, this.destination)
     if (flow === null) return false
     this.usedFlow = flow
     this.reliable = flow.reliable
@@ -89,7 +108,17 @@ export abstract class ClientTransactionBase implements ClientTransaction {
 
   /** Passes the request to the transport again (Timer A or E fired). False on a transport error. */
   protected retransmit(): boolean {
-    return this.ctx.sender.send(this.request, this.target) !== null
+    return this.ctx.sender.send(this.req!, this.target) !== null
+  }
+
+  /**
+   * A final response arrived: the request is not sent again (the states after it only absorb
+   * retransmissions), so the transaction lets go of it. `silent`: the TU hears nothing more
+   * from this transaction either (non-INVITE Completed), so the handler goes too.
+   */
+  protected release(silent: boolean): void {
+    this.req = null
+    if (silent) this.handler = SILENT_HANDLER
   }
 
   /**

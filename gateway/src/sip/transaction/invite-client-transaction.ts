@@ -38,6 +38,7 @@
  */
 import type { HeaderField } from '../syntax/types.ts'
 import { SipRequest, type SipResponse } from '../message/sip-message.ts'
+import { serializeMessage } from '../message/serialize.ts'
 import type { Destination } from '../transport/flow.ts'
 import type { TimerHandle } from '../../base/scheduler.ts'
 import type { TransactionContext } from './transaction-context.ts'
@@ -53,8 +54,8 @@ type IctEvent = '1xx' | '2xx' | '300-699' | 'Timer A' | 'Timer B' | 'Timer D' | 
  * request must already carry its top Via with a unique branch. `start()` sends it.
  */
 export class InviteClientTransaction extends ClientTransactionBase {
-  /** The ACK for a non-2xx final response, built once (§17.1.1.3). */
-  private ack: SipRequest | null = null
+  /** The ACK for a non-2xx final response, built and serialized once (§17.1.1.3). */
+  private ackBytes: Uint8Array | null = null
   private timerAHandle: TimerHandle | null = null
   private timerBHandle: TimerHandle | null = null
   /** Timer D (Completed) or Timer M (Accepted): at most one of them runs. */
@@ -81,11 +82,11 @@ export class InviteClientTransaction extends ClientTransactionBase {
    */
   start(): void {
     if (!this.sendFirst()) {
-      this.timerAHandle = this.ctx.scheduler.setTimer(0, this.fireTransportError)
+      this.timerAHandle = this.ctx.scheduler.setTimer(0, InviteClientTransaction.fireTransportError, this)
       return
     }
-    if (!this.reliable) this.timerAHandle = this.ctx.scheduler.setTimer(timerA(this.ctx.timers, 0), this.fireTimerA)
-    this.timerBHandle = this.ctx.scheduler.setTimer(timerB(this.ctx.timers), this.fireTimerB)
+    if (!this.reliable) this.timerAHandle = this.ctx.scheduler.setTimer(timerA(this.ctx.timers, 0), InviteClientTransaction.fireTimerA, this)
+    this.timerBHandle = this.ctx.scheduler.setTimer(timerB(this.ctx.timers), InviteClientTransaction.fireTimerB, this)
   }
 
   /** A response matched this transaction (§17.1.3). */
@@ -114,7 +115,7 @@ export class InviteClientTransaction extends ClientTransactionBase {
         // > it to the transport layer, and MUST reset the timer with a value of 2*T1.
         this.retransmissions++
         if (!this.retransmit()) return this.transportError()
-        this.timerAHandle = this.ctx.scheduler.setTimer(timerA(this.ctx.timers, this.retransmissions), this.fireTimerA)
+        this.timerAHandle = this.ctx.scheduler.setTimer(timerA(this.ctx.timers, this.retransmissions), InviteClientTransaction.fireTimerA, this)
         return
       case 'Timer B':
         // > If the client transaction is still in the "Calling" state when timer B fires, the
@@ -187,7 +188,7 @@ export class InviteClientTransaction extends ClientTransactionBase {
         // > Any retransmissions of the final response that are received while in the
         // > "Completed" state MUST cause the ACK to be re-passed to the transport layer for
         // > retransmission, but the newly received response MUST NOT be passed up to the TU.
-        if (this.ack !== null && this.ctx.sender.send(this.ack, this.target) === null) this.transportError()
+        if (this.ackBytes !== null && this.ctx.sender.sendSerialized(this.ackBytes, this.target) === null) this.transportError()
         return
       case 'Timer D':
         // > If timer D fires while the client transaction is in the "Completed" state, the
@@ -227,8 +228,10 @@ export class InviteClientTransaction extends ClientTransactionBase {
     this.st = 'Accepted'
     this.clearTimerA()
     this.clearTimerB()
-    this.timerMHandle = this.ctx.scheduler.setTimer(timerM(this.ctx.timers), this.fireTimerM)
+    this.timerMHandle = this.ctx.scheduler.setTimer(timerM(this.ctx.timers), InviteClientTransaction.fireTimerM, this)
     this.handler.onResponse(response, this)
+    // Accepted passes 2xx retransmissions to the TU and sends nothing itself.
+    this.release(false)
   }
 
   /**
@@ -246,14 +249,16 @@ export class InviteClientTransaction extends ClientTransactionBase {
     this.st = 'Completed'
     this.clearTimerA()
     this.clearTimerB()
-    this.ack = this.buildAck(response)
-    const sent = this.ctx.sender.send(this.ack, this.target) !== null
+    this.ackBytes = serializeMessage(this.buildAck(this.req!, response))
+    const sent = this.ctx.sender.sendSerialized(this.ackBytes, this.target) !== null
     this.handler.onResponse(response, this)
+    // Completed only sends the ACK again; the handler stays for a transport error.
+    this.release(false)
     if (this.st !== 'Completed') return // the TU terminated us meanwhile
     if (!sent) return this.transportError()
     const d = timerD(this.ctx.timers, this.reliable)
     if (d === 0) return this.enterTerminated()
-    this.timerDHandle = this.ctx.scheduler.setTimer(d, this.fireTimerD)
+    this.timerDHandle = this.ctx.scheduler.setTimer(d, InviteClientTransaction.fireTimerD, this)
   }
 
   /**
@@ -274,11 +279,11 @@ export class InviteClientTransaction extends ClientTransactionBase {
    * Max-Forwards is copied too (every request carries one, §8.1.1.6; the RFC's example ACK
    * does). The ACK has no body.
    */
-  private buildAck(response: SipResponse): SipRequest {
+  private buildAck(request: SipRequest, response: SipResponse): SipRequest {
     const headers: HeaderField[] = []
     const toValue = response.get('to')
     let viaDone = false
-    for (const h of this.request.headers) {
+    for (const h of request.headers) {
       switch (h.name) {
         case 'via':
           if (!viaDone) headers.push(h)
@@ -294,11 +299,11 @@ export class InviteClientTransaction extends ClientTransactionBase {
           headers.push(toValue === undefined ? h : { name: 'to', value: toValue })
           break
         case 'cseq':
-          headers.push({ name: 'cseq', value: `${this.request.cseq.seq} ACK` })
+          headers.push({ name: 'cseq', value: `${request.cseq.seq} ACK` })
           break
       }
     }
-    return new SipRequest('ACK', this.request.uri, headers)
+    return new SipRequest('ACK', request.uri, headers)
   }
 
   /** > The client transaction MUST be destroyed the instant it enters the "Terminated" state. */
@@ -322,16 +327,17 @@ export class InviteClientTransaction extends ClientTransactionBase {
     this.timerBHandle = null
   }
 
-  // Timer callbacks, bound once per transaction (no closure per timer armed).
-  private readonly fireTimerA = (): void => {
-    this.timerAHandle = null
-    this.dispatch('Timer A', null)
+  // Timer callbacks shared by every transaction, which passes itself as the argument: arming
+  // a timer allocates no closure (see Scheduler.setTimer).
+  private static readonly fireTimerA = (tx: InviteClientTransaction): void => {
+    tx.timerAHandle = null
+    tx.dispatch('Timer A', null)
   }
-  private readonly fireTimerB = (): void => this.dispatch('Timer B', null)
-  private readonly fireTimerD = (): void => this.dispatch('Timer D', null)
-  private readonly fireTimerM = (): void => this.dispatch('Timer M', null)
-  private readonly fireTransportError = (): void => {
-    this.timerAHandle = null
-    this.dispatch('transport error', null)
+  private static readonly fireTimerB = (tx: InviteClientTransaction): void => tx.dispatch('Timer B', null)
+  private static readonly fireTimerD = (tx: InviteClientTransaction): void => tx.dispatch('Timer D', null)
+  private static readonly fireTimerM = (tx: InviteClientTransaction): void => tx.dispatch('Timer M', null)
+  private static readonly fireTransportError = (tx: InviteClientTransaction): void => {
+    tx.timerAHandle = null
+    tx.dispatch('transport error', null)
   }
 }

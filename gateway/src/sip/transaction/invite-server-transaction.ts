@@ -86,7 +86,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
    * itself only when the TU has sent nothing by then (when `autoTrying`).
    */
   start(): void {
-    if (this.autoTrying) this.tryingHandle = this.ctx.scheduler.setTimer(TRYING_DELAY_MS, this.fireTrying)
+    if (this.autoTrying) this.tryingHandle = this.ctx.scheduler.setTimer(TRYING_DELAY_MS, InviteServerTransaction.fireTrying, this)
   }
 
   /** {@inheritDoc ServerTransaction.respond} */
@@ -123,7 +123,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
     switch (event) {
       case '200 ms':
         this.tryingHandle = null
-        if (this.lastProvisional === null) this.sendProvisional(createResponse(this.request, 100))
+        if (this.lastProvisional === null) this.sendProvisional(createResponse(this.req!, 100))
         return
       case '1xx from TU':
         // > The TU passes any number of provisional responses to the server transaction. So
@@ -137,7 +137,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
         // > transport layer for retransmission.
         // Before any: the 100 (Trying) is due now, since the client is already retransmitting.
         if (this.lastProvisional !== null) this.send(this.lastProvisional)
-        else if (this.autoTrying) this.sendProvisional(createResponse(this.request, 100))
+        else if (this.autoTrying) this.sendProvisional(createResponse(this.req!, 100))
         return
       case '2xx from TU':
         return this.enterAccepted(response!)
@@ -154,7 +154,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
       case 'INVITE':
         // > Furthermore, while in the "Completed" state, if a request retransmission is
         // > received, the server SHOULD pass the response to the transport for retransmission.
-        this.send(this.lastFinal!)
+        this.resendFinal()
         return
       case 'Timer G':
         // > If timer G fires, the response is passed to the transport layer once more for
@@ -164,8 +164,8 @@ export class InviteServerTransaction extends ServerTransactionBase {
         // > exceeds T2, in which case it is reset with the value of T2.
         this.timerGHandle = null
         this.retransmissions++
-        if (!this.send(this.lastFinal!)) return
-        this.timerGHandle = this.ctx.scheduler.setTimer(timerG(this.ctx.timers, this.retransmissions), this.fireTimerG)
+        if (!this.resendFinal()) return
+        this.timerGHandle = this.ctx.scheduler.setTimer(timerG(this.ctx.timers, this.retransmissions), InviteServerTransaction.fireTimerG, this)
         return
       case 'Timer H':
         // > If timer H fires while in the "Completed" state, it implies that the ACK was never
@@ -206,7 +206,6 @@ export class InviteServerTransaction extends ServerTransactionBase {
         // the server transaction MUST pass the response to the transport layer for
         // transmission."
         this.respondResult = this.send(response!)
-        if (this.respondResult) this.lastFinal = response
         return
       case 'INVITE':
         // RFC 6026 §8.7: "The purpose of the 'Accepted' state is to absorb retransmissions
@@ -247,11 +246,13 @@ export class InviteServerTransaction extends ServerTransactionBase {
    */
   private enterAccepted(response: SipResponse): void {
     this.clearTrying()
-    this.lastFinal = response
     this.st = 'Accepted'
-    if (!this.send(response)) return
+    this.noteFinalTag(response)
+    // Accepted answers nothing itself (retransmitted INVITEs are absorbed; 2xx retransmissions
+    // come from the TU): only the key stays to match them.
+    if (!this.sendFinal(response, false)) return
     this.respondResult = true
-    this.timerLHandle = this.ctx.scheduler.setTimer(timerL(this.ctx.timers), this.fireTimerL)
+    this.timerLHandle = this.ctx.scheduler.setTimer(timerL(this.ctx.timers), InviteServerTransaction.fireTimerL, this)
   }
 
   /**
@@ -264,12 +265,12 @@ export class InviteServerTransaction extends ServerTransactionBase {
    */
   private enterCompleted(response: SipResponse): void {
     this.clearTrying()
-    this.lastFinal = response
     this.st = 'Completed'
-    if (!this.send(response)) return
+    this.noteFinalTag(response)
+    if (!this.sendFinal(response, true)) return
     this.respondResult = true
-    if (!this.reliable) this.timerGHandle = this.ctx.scheduler.setTimer(timerG(this.ctx.timers, 0), this.fireTimerG)
-    this.timerHHandle = this.ctx.scheduler.setTimer(timerH(this.ctx.timers), this.fireTimerH)
+    if (!this.reliable) this.timerGHandle = this.ctx.scheduler.setTimer(timerG(this.ctx.timers, 0), InviteServerTransaction.fireTimerG, this)
+    this.timerHHandle = this.ctx.scheduler.setTimer(timerH(this.ctx.timers), InviteServerTransaction.fireTimerH, this)
   }
 
   /**
@@ -285,7 +286,16 @@ export class InviteServerTransaction extends ServerTransactionBase {
     this.clearTimer('H')
     const i = timerI(this.ctx.timers, this.reliable)
     if (i === 0) return this.enterTerminated()
-    this.timerIHandle = this.ctx.scheduler.setTimer(i, this.fireTimerI)
+    this.timerIHandle = this.ctx.scheduler.setTimer(i, InviteServerTransaction.fireTimerI, this)
+  }
+
+  /**
+   * Remembers the final response's To tag when an RFC 2543 ACK (no magic cookie) will need it
+   * to match (§17.2.3); an RFC 3261 transaction matches its ACK by branch alone. The tag is
+   * copied: a slice of the response's text would keep that whole text alive while lingering.
+   */
+  private noteFinalTag(response: SipResponse): void {
+    if (this.key.startsWith('2543 ')) this.finalTag = (' ' + toTagOf(response)).slice(1)
   }
 
   /**
@@ -316,10 +326,19 @@ export class InviteServerTransaction extends ServerTransactionBase {
     }
   }
 
-  // Timer callbacks, bound once per transaction (no closure per timer armed).
-  private readonly fireTrying = (): void => this.dispatch('200 ms', null)
-  private readonly fireTimerG = (): void => this.dispatch('Timer G', null)
-  private readonly fireTimerH = (): void => this.dispatch('Timer H', null)
-  private readonly fireTimerI = (): void => this.dispatch('Timer I', null)
-  private readonly fireTimerL = (): void => this.dispatch('Timer L', null)
+  // Timer callbacks shared by every transaction, which passes itself as the argument: arming
+  // a timer allocates no closure (see Scheduler.setTimer).
+  private static readonly fireTrying = (tx: InviteServerTransaction): void => tx.dispatch('200 ms', null)
+  private static readonly fireTimerG = (tx: InviteServerTransaction): void => tx.dispatch('Timer G', null)
+  private static readonly fireTimerH = (tx: InviteServerTransaction): void => tx.dispatch('Timer H', null)
+  private static readonly fireTimerI = (tx: InviteServerTransaction): void => tx.dispatch('Timer I', null)
+  private static readonly fireTimerL = (tx: InviteServerTransaction): void => tx.dispatch('Timer L', null)
+}
+
+function toTagOf(response: SipResponse): string {
+  try {
+    return response.to.params['tag'] ?? ''
+  } catch {
+    return ''
+  }
 }

@@ -80,11 +80,11 @@ export class NonInviteClientTransaction extends ClientTransactionBase {
    */
   start(): void {
     if (!this.sendFirst()) {
-      this.timerEHandle = this.ctx.scheduler.setTimer(0, this.fireTransportError)
+      this.timerEHandle = this.ctx.scheduler.setTimer(0, NonInviteClientTransaction.fireTransportError, this)
       return
     }
-    this.timerFHandle = this.ctx.scheduler.setTimer(timerF(this.ctx.timers), this.fireTimerF)
-    if (!this.reliable) this.timerEHandle = this.ctx.scheduler.setTimer(timerE(this.ctx.timers, 0), this.fireTimerE)
+    this.timerFHandle = this.ctx.scheduler.setTimer(timerF(this.ctx.timers), NonInviteClientTransaction.fireTimerF, this)
+    if (!this.reliable) this.timerEHandle = this.ctx.scheduler.setTimer(timerE(this.ctx.timers, 0), NonInviteClientTransaction.fireTimerE, this)
   }
 
   /** A response matched this transaction (§17.1.3). */
@@ -112,7 +112,7 @@ export class NonInviteClientTransaction extends ClientTransactionBase {
         // > increasing interval that caps at T2.
         this.retransmissions++
         if (!this.retransmit()) return this.transportError()
-        this.timerEHandle = this.ctx.scheduler.setTimer(timerE(this.ctx.timers, this.retransmissions), this.fireTimerE)
+        this.timerEHandle = this.ctx.scheduler.setTimer(timerE(this.ctx.timers, this.retransmissions), NonInviteClientTransaction.fireTimerE, this)
         return
       case 'Timer F':
         // > If Timer F fires while the client transaction is still in the "Trying" state, the
@@ -146,7 +146,7 @@ export class NonInviteClientTransaction extends ClientTransactionBase {
         // > seconds.
         this.retransmissions++
         if (!this.retransmit()) return this.transportError()
-        this.timerEHandle = this.ctx.scheduler.setTimer(timerEProceeding(this.ctx.timers), this.fireTimerE)
+        this.timerEHandle = this.ctx.scheduler.setTimer(timerEProceeding(this.ctx.timers), NonInviteClientTransaction.fireTimerE, this)
         return
       case 'Timer F':
         // > If timer F fires while in the "Proceeding" state, the TU MUST be informed of a
@@ -190,10 +190,12 @@ export class NonInviteClientTransaction extends ClientTransactionBase {
     this.clearTimerE()
     this.clearTimerF()
     this.handler.onResponse(response, this)
+    // Completed only absorbs retransmitted responses until Timer K: nothing more for the TU.
+    this.release(true)
     if (this.st !== 'Completed') return // the TU terminated us meanwhile
     const k = timerK(this.ctx.timers, this.reliable)
     if (k === 0) return this.enterTerminated()
-    this.timerKHandle = this.ctx.scheduler.setTimer(k, this.fireTimerK)
+    this.timerKHandle = this.ctx.scheduler.setTimer(k, NonInviteClientTransaction.fireTimerK, this)
   }
 
   /** > Once the transaction is in the terminated state, it MUST be destroyed immediately. */
@@ -216,15 +218,16 @@ export class NonInviteClientTransaction extends ClientTransactionBase {
     this.timerFHandle = null
   }
 
-  // Timer callbacks, bound once per transaction (no closure per timer armed).
-  private readonly fireTimerE = (): void => {
-    this.timerEHandle = null
-    this.dispatch('Timer E', null)
+  // Timer callbacks shared by every transaction, which passes itself as the argument: arming
+  // a timer allocates no closure (see Scheduler.setTimer).
+  private static readonly fireTimerE = (tx: NonInviteClientTransaction): void => {
+    tx.timerEHandle = null
+    tx.dispatch('Timer E', null)
   }
-  private readonly fireTimerF = (): void => this.dispatch('Timer F', null)
-  private readonly fireTimerK = (): void => this.dispatch('Timer K', null)
-  private readonly fireTransportError = (): void => {
-    this.timerEHandle = null
-    this.dispatch('transport error', null)
+  private static readonly fireTimerF = (tx: NonInviteClientTransaction): void => tx.dispatch('Timer F', null)
+  private static readonly fireTimerK = (tx: NonInviteClientTransaction): void => tx.dispatch('Timer K', null)
+  private static readonly fireTransportError = (tx: NonInviteClientTransaction): void => {
+    tx.timerEHandle = null
+    tx.dispatch('transport error', null)
   }
 }

@@ -147,7 +147,7 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
         // > While in the "Completed" state, the server transaction MUST pass the final
         // > response to the transport layer for retransmission whenever a retransmission of
         // > the request is received.
-        this.send(this.lastFinal!)
+        this.resendFinal()
         return
       case 'Timer J':
         // > The server transaction remains in this state until Timer J fires, at which point
@@ -169,12 +169,12 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
    */
   private enterCompleted(response: SipResponse): void {
     this.st = 'Completed'
-    this.lastFinal = response
-    if (!this.send(response)) return
-    this.respondResult = true
     const j = timerJ(this.ctx.timers, this.reliable)
+    // Over UDP Completed answers retransmissions with the response's bytes (Timer J, 64*T1).
+    if (!this.sendFinal(response, j !== 0)) return
+    this.respondResult = true
     if (j === 0) return this.enterTerminated()
-    this.timerJHandle = this.ctx.scheduler.setTimer(j, this.fireTimerJ)
+    this.timerJHandle = this.ctx.scheduler.setTimer(j, NonInviteServerTransaction.fireTimerJ, this)
   }
 
   /** > The server transaction MUST be destroyed the instant it enters the "Terminated" state. */
@@ -185,5 +185,6 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
     this.ctx.terminated(this)
   }
 
-  private readonly fireTimerJ = (): void => this.dispatch('Timer J', null)
+  /** Timer J's callback, shared by every transaction (it passes itself: no closure per timer). */
+  private static readonly fireTimerJ = (tx: NonInviteServerTransaction): void => tx.dispatch('Timer J', null)
 }

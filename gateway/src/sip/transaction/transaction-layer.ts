@@ -121,7 +121,7 @@ export class TransactionLayer {
       timers: options.timers,
       terminated: (tx) => this.forget(tx),
       serverFailure: (tx, cause) => {
-        log.info('server transaction failed', { cause, key: tx.key, method: tx.request.method, flowId: tx.flow.id })
+        log.info('server transaction failed', { cause, key: tx.key, method: tx.method, flowId: tx.flow.id })
         this.user.onServerTransactionFailure?.(tx, cause)
       },
       ackToTu: (ack, flow) => this.user.onRequest(ack, null, flow),
@@ -339,8 +339,8 @@ export class TransactionLayer {
     const tx = this.servers.get(key2543(ack, ackToTag, 'INVITE'))
     if (tx !== undefined || ackToTag === '') return tx
     const candidate = this.servers.get(key2543(ack, '', 'INVITE'))
-    const sent = candidate?.finalResponse
-    return sent != null && responseToTag(sent) === ackToTag ? candidate : undefined
+    return candidate instanceof InviteServerTransaction && candidate.finalStatus !== 0 && candidate.finalToTag === ackToTag
+      ? candidate : undefined
   }
 
   /**
@@ -456,12 +456,4 @@ function key2543(request: SipRequest, toTag: string, method: string): string {
 function tagOf(message: SipMessage, header: 'to' | 'from'): string {
   const tag = (header === 'to' ? message.to : message.from).params['tag']
   return tag ?? ''
-}
-
-function responseToTag(response: SipResponse): string {
-  try {
-    return tagOf(response, 'to')
-  } catch {
-    return ''
-  }
 }

@@ -30,7 +30,15 @@ export const DEFAULT_TIMERS: TimerValues = { T1: 500, T2: 4000, T4: 5000 }
 export interface ServerTransaction {
   /** Matching key (§17.2.3): branch + sent-by + method (ACK counts as INVITE). */
   readonly key: string
-  readonly request: SipRequest
+  /** The request's method. */
+  readonly method: string
+  /**
+   * The request, until the final response is sent; null from then on. A lingering
+   * transaction (Completed, Accepted, Confirmed) answers retransmissions from its key and the
+   * serialized final response alone, so that memory does not grow with parsed messages.
+   * A TU that needs the request later keeps its own reference.
+   */
+  readonly request: SipRequest | null
   /** The flow the request arrived on; responses go back over it (§18.2.2). */
   readonly flow: Flow
   readonly state: TransactionState
@@ -41,8 +49,8 @@ export interface ServerTransaction {
    * Responding in Completed/Terminated is ignored (returns false).
    */
   respond(response: SipResponse): boolean
-  /** The last final response sent, if any. */
-  readonly finalResponse: SipResponse | null
+  /** Status of the final response sent; 0 before one is. */
+  readonly finalStatus: number
   /** Drops the transaction at once (timers cleared, no response sent): for requests the TU will never answer. */
   terminate(): void
 }
@@ -64,7 +72,14 @@ export interface ClientTransactionHandler {
 /** A client transaction as its starter sees it (§17.1). */
 export interface ClientTransaction {
   readonly key: string
-  readonly request: SipRequest
+  /** The request's method. */
+  readonly method: string
+  /**
+   * The request, until a final response arrives; null from then on (Completed and Accepted
+   * keep only what they need: the key, an INVITE's ACK as bytes, the handler for RFC 6026
+   * 2xx retransmissions). A TU that needs the request later keeps its own reference.
+   */
+  readonly request: SipRequest | null
   readonly destination: Destination
   readonly state: TransactionState
   /** The flow actually used (after connect), once known. */

@@ -331,13 +331,21 @@ export class TransportLayer implements TransportSender {
    * @returns the flow used, or null on a transport error (§8.1.3.1: treat as 503)
    */
   send(message: SipMessage, destination: Destination): Flow | null {
+    return this.sendSerialized(serializeMessage(message), destination)
+  }
+
+  /**
+   * Sends a message already serialized (TransportSender.sendSerialized): the transactions'
+   * retransmissions, which keep the bytes of their last message instead of the parsed one.
+   * @returns the flow used, or null on a transport error
+   */
+  sendSerialized(data: Uint8Array, destination: Destination): Flow | null {
     const flow = this.resolveFlow(destination)
     if (flow === null) {
       const cause = destination.flow !== undefined ? 'closed-connection' : 'no-flow'
       this.noteSendError(cause, destination.transport, destination.address, destination.port, '')
       return null
     }
-    const data = serializeMessage(message)
     if (log.debugEnabled) log.debug('send', { flowId: flow.id, trace: decoder.decode(data) })
     if (!flow.send(data)) {
       this.noteSendError(flowFailure(flow), flow.transport, flow.remoteAddress, flow.remotePort, '')

@@ -14,6 +14,11 @@ export interface TransportSender {
    */
   send(message: SipMessage, destination: Destination): Flow | null
   /**
+   * Sends bytes that `serializeMessage` produced earlier (a retransmission from a transaction
+   * that kept only the serialized message). Returns the flow used, or null on a transport error.
+   */
+  sendSerialized(data: Uint8Array, destination: Destination): Flow | null
+  /**
    * Where a response to `request` (received on `flow`) goes, by RFC 3261 §18.2.2 and
    * RFC 3581 (rport): the same connection for reliable transports, else received:rport.
    */

@@ -70,13 +70,16 @@ export function recordingFlow(transport: TransportProtocol, remoteAddress = '192
 export class FakeClientTx implements ClientTransaction {
   terminated = false
   state: TransactionState = 'Calling'
+  readonly method: string
   constructor(
     readonly key: string,
     readonly request: SipRequest,
     readonly destination: Destination,
     readonly handler: ClientTransactionHandler,
     readonly flow: Flow | null,
-  ) {}
+  ) {
+    this.method = request.method
+  }
 
   terminate(): void {
     this.terminated = true
@@ -128,9 +131,15 @@ export class FakeServerTx implements ServerTransaction {
   finalResponse: SipResponse | null = null
   terminated = false
   readonly key: string
+  readonly method: string
 
   constructor(readonly request: SipRequest, readonly flow: Flow) {
     this.key = `${request.topVia.branch} ${request.topVia.host} ${request.method}`
+    this.method = request.method
+  }
+
+  get finalStatus(): number {
+    return this.finalResponse?.status ?? 0
   }
 
   respond(response: SipResponse): boolean {

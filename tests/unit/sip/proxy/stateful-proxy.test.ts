@@ -195,6 +195,26 @@ describe('INVITE forking and §16.7 response processing', () => {
     expectNoLeak(s)
   })
 
+  test('once the context is finished a branch keeps only the server transaction: late 2xx relayed, the rest dropped', () => {
+    const s = forkedInvite(2)
+    const [a, b] = s.branches as [FakeClientTx, FakeClientTx]
+    a.respond(200)
+    b.respond(487) // the CANCEL's answer: every branch final, the context is finished
+    expect(s.proxy.pendingInvites).toBe(0)
+    for (const branch of [a, b]) {
+      // An INVITE client transaction lingers 64*T1 in Accepted with this handler (RFC 6026 §8.4):
+      // it must not keep the response context (the INVITE, the other branches) alive.
+      const held = Object.values(branch.handler as object)
+      expect(held.some((v) => v === s.invite || (typeof v === 'object' && v !== null && 'branches' in v))).toBe(false)
+    }
+    a.respond(200) // retransmission
+    b.respond(180) // late provisional: nothing to do
+    b.respond(200) // a 2xx that crossed the CANCEL
+    expect(s.tx.statuses()).toEqual([100, 200, 200, 200])
+    expect(s.tx.finals.every((r) => r.getAll('via').join() === s.invite.getAll('via').join())).toBe(true)
+    expectNoLeak(s)
+  })
+
   test('a 6xx ends the search: the other branches are CANCELled and the 6xx goes up once all are final', () => {
     const s = forkedInvite(3)
     const [a, b, c] = s.branches as [FakeClientTx, FakeClientTx, FakeClientTx]

@@ -9,6 +9,7 @@ import { createResponse } from '../../../../gateway/src/sip/message/create-respo
 import type { HeaderField } from '../../../../gateway/src/sip/syntax/types.ts'
 import type { Destination, Flow, TransportProtocol } from '../../../../gateway/src/sip/transport/flow.ts'
 import { FakeScheduler } from '../../../support/fake-scheduler.ts'
+import { parseMessage } from '../../../../gateway/src/sip/parser/message-parser.ts'
 import type {
   ClientTransaction, ClientTransactionHandler, ServerTransaction, TimerValues, TransactionUser,
 } from '../../../../gateway/src/sip/transaction/transaction-user.ts'
@@ -71,6 +72,15 @@ export class FakeSender implements TransportSender {
   send(message: SipMessage, destination: Destination): Flow | null {
     if (this.fail) return null
     this.sent.push({ message, destination, at: this.scheduler.now() })
+    return destination.flow ?? this.flow
+  }
+
+  /** Records bytes sent as they are, parsed back: a retransmission must be the same message. */
+  sendSerialized(data: Uint8Array, destination: Destination): Flow | null {
+    if (this.fail) return null
+    const parsed = parseMessage(data)
+    if (!parsed.ok) throw new Error(`sendSerialized got bytes that do not parse: ${JSON.stringify(parsed)}`)
+    this.sent.push({ message: parsed.message, destination, at: this.scheduler.now() })
     return destination.flow ?? this.flow
   }
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { makeRequest, makeResponse, setup, times } from './helpers.ts'
+import { serializeMessage } from '../../../../gateway/src/sip/message/serialize.ts'
 
 const T1 = 500
 
@@ -98,6 +99,10 @@ describe('InviteClientTransaction (RFC 3261 §17.1.1, RFC 6026)', () => {
     layer.receive(makeResponse(invite, 486, 'callee-tag'), flow)
     expect(sender.requests('ACK')).toHaveLength(3)
     expect(handler.responses).toHaveLength(2)
+    // Completed keeps the ACK as bytes and lets go of the INVITE: every ACK is the same message.
+    expect(tx.request).toBeNull()
+    const ackTexts = sender.requests('ACK').map((r) => new TextDecoder().decode(serializeMessage(r.message)))
+    expect(new Set(ackTexts).size).toBe(1)
 
     scheduler.advance(32_000 - 2000 - 1)
     expect(tx.state).toBe('Completed')
@@ -124,6 +129,7 @@ describe('InviteClientTransaction (RFC 3261 §17.1.1, RFC 6026)', () => {
     scheduler.advance(700)
     layer.receive(makeResponse(invite, 200, 'uas-a'), flow)
     expect(tx.state).toBe('Accepted')
+    expect(tx.request).toBeNull() // Accepted sends nothing itself: the INVITE is let go
     scheduler.advance(5000)
     layer.receive(makeResponse(invite, 200, 'uas-a'), flow)
     layer.receive(makeResponse(invite, 200, 'uas-b'), flow)

@@ -76,7 +76,8 @@ describe('InviteServerTransaction (RFC 3261 §17.2.1, RFC 6026)', () => {
     const busy = makeResponse(invite, 486)
     expect(tx.respond(busy)).toBe(true)
     expect(tx.state).toBe('Completed')
-    expect(tx.finalResponse).toBe(busy)
+    expect(tx.finalStatus).toBe(486)
+    expect(tx.request).toBeNull() // Completed keeps the response's bytes, not the parsed request
     scheduler.advance(11_500)
     expect(times(sender.responses(486))).toEqual([0, 500, 1500, 3500, 7500, 11500])
     layer.receive(invite, flow) // retransmitted INVITE: answered with the final response
@@ -140,7 +141,8 @@ describe('InviteServerTransaction (RFC 3261 §17.2.1, RFC 6026)', () => {
     const ok = makeResponse(invite, 200, 'uas-a')
     expect(tx.respond(ok)).toBe(true)
     expect(tx.state).toBe('Accepted')
-    expect(tx.finalResponse).toBe(ok)
+    expect(tx.finalStatus).toBe(200)
+    expect(tx.request).toBeNull()
     scheduler.advance(1000)
     layer.receive(invite, flow)
     expect(sender.responses(200)).toHaveLength(1) // not retransmitted by the transaction

@@ -53,6 +53,7 @@ describe('NonInviteClientTransaction (RFC 3261 §17.1.2)', () => {
     layer.receive(makeResponse(request, 200), flow)
     expect(tx.state).toBe('Completed')
     expect(handler.responses.map((r) => r.status)).toEqual([200])
+    expect(tx.request).toBeNull() // Completed only absorbs: the request is let go
     layer.receive(makeResponse(request, 200), flow)
     layer.receive(makeResponse(request, 100), flow)
     expect(handler.responses).toHaveLength(1)

@@ -46,7 +46,7 @@ describe('TransactionLayer: server matching (RFC 3261 §17.2.3)', () => {
     expect(s.user.requests).toHaveLength(2)
     const cancelTx = s.user.requests[1]!.tx!
     expect(cancelTx).not.toBe(inviteTx)
-    expect(cancelTx.request.method).toBe('CANCEL')
+    expect(cancelTx.method).toBe('CANCEL')
     expect(cancelTx.state).toBe('Trying')
     expect(s.layer.transactionCounts).toEqual({ inviteClient: 0, nonInviteClient: 0, inviteServer: 1, nonInviteServer: 1 })
     expect(s.layer.findInviteServerTransaction(cancel)).toBe(inviteTx)
@@ -124,7 +124,7 @@ describe('TransactionLayer: RFC 2543 matching (RFC 4475 §3.4.1 inv2543, §3.2.1
     const inviteTx = s.user.requests[0]!.tx
     const cancel = makeCancel(invite)
     s.layer.receive(cancel, s.flow)
-    expect(s.user.requests[1]!.tx!.request.method).toBe('CANCEL')
+    expect(s.user.requests[1]!.tx!.method).toBe('CANCEL')
     expect(s.layer.findInviteServerTransaction(cancel)).toBe(inviteTx!)
   })
 
@@ -297,8 +297,8 @@ describe('TransactionLayer: lifecycle', () => {
       const tx2 = s.layer.sendRequest(makeRequest('OPTIONS', { branch: 'z9hG4bK-re2' }), s.destination, {
         onResponse: (_r, tx) => tx.terminate(), onTimeout: () => {}, onTransportError: () => {},
       })
-      s.layer.receive(makeResponse(tx1.request, 486), s.flow)
-      s.layer.receive(makeResponse(tx2.request, 200), s.flow)
+      s.layer.receive(makeResponse(tx1.request!, 486), s.flow)
+      s.layer.receive(makeResponse(tx2.request!, 200), s.flow)
       expect([tx1.state, tx2.state]).toEqual(['Terminated', 'Terminated'])
       expect(s.sender.requests('ACK')).toHaveLength(1)
       expect(s.layer.size).toBe(0)
