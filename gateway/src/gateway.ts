@@ -34,6 +34,7 @@ import { createMediaDriver } from './media/create-media-driver.ts'
 import { createHttpApp } from './http/http-app.ts'
 import type { StaticAsset } from './http/softphone-plugin.ts'
 import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.ts'
+import { JsonSignalingService } from './signaling-json/json-signaling-service.ts'
 
 const log = logger('gateway')
 
@@ -57,6 +58,8 @@ export interface Gateway {
   readonly location: LocationService
   /** Bans, brute-force and flood defences; `security.stats` holds their counters (plain numbers). */
   readonly security: SipSecurity
+  /** JSON signaling sessions (`/json`); null when jsonSignaling.enabled is false. */
+  readonly jsonSignaling: JsonSignalingService | null
   /** The media driver anchoring WebRTC <-> RTP calls, or null with media.driver none. */
   readonly media: MediaDriver | null
   /** The STUN binding service (not bound), or null when ice.stun.enabled is false. */
@@ -199,14 +202,20 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     if (dropped.length > 0) log.info('bindings dropped with their flow', { flowId: f.id, count: dropped.length })
   })
 
+  const jsonSignaling = config.jsonSignaling.enabled ? new JsonSignalingService({
+    host: transport, scheduler, users, security, domain: config.domain, realm: config.realm,
+    localAddress: config.http.host, localPort: () => gateway.httpPort,
+    graceSeconds: config.jsonSignaling.graceSeconds, t1: config.timers.T1, t2: config.timers.T2,
+  }) : null
+
   const stun = config.ice.stun.enabled ? new StunBindingService() : null
   const metrics = createGatewayMetrics({ transport, transactions, proxy, anchoredCalls, location, media, stun, security })
   const gateway: Gateway = {
-    config, scheduler, local, users, transport, transactions, proxy, anchoredCalls, location, security, media, stun, metrics,
+    config, scheduler, local, users, transport, transactions, proxy, anchoredCalls, location, security, jsonSignaling, media, stun, metrics,
     bindingsRestored: restored.restored,
     httpPort: 0,
     http: createHttpApp({
-      config, users, transport,
+      config, users, transport, jsonSignaling,
       bindings: () => location.all(),
       security,
       metrics,
@@ -242,6 +251,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
       return proxy.pendingInvites
     },
     async close() {
+      jsonSignaling?.close()
       await media?.close()
       transactions.close()
       location.close()

@@ -117,8 +117,13 @@ export const GatewayFileSchema = Type.Object({
     }, { additionalProperties: false, default: {} }),
     /** The global cap on concurrent server transactions: beyond it, new requests get 503. */
     overload: Type.Object({
-      /** Live server transactions (INVITE + non-INVITE) above which new requests get 503; 0: no cap. */
-      maxServerTransactions: Type.Integer({ minimum: 0, default: 100000 }),
+      /**
+       * Live server transactions (INVITE + non-INVITE) above which new requests get 503; 0: no
+       * cap. Answered ones count while they linger to absorb retransmissions (64*T1 = 32 s
+       * over UDP, about 1 KB each), so the default bounds that memory near 400 MB and leaves
+       * room for some 6,000 calls/s (two server transactions per call).
+       */
+      maxServerTransactions: Type.Integer({ minimum: 0, default: 400000 }),
       /** Retry-After of that 503, seconds. */
       retryAfterSeconds: Type.Integer({ minimum: 1, default: 5 }),
     }, { additionalProperties: false, default: {} }),
@@ -188,6 +193,15 @@ export const GatewayFileSchema = Type.Object({
     graceSeconds: Type.Number({ minimum: 0, maximum: 300, default: 10 }),
     /** Retry-After (seconds) of the 503 sent to new requests while shutting down. */
     retryAfterSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 5 }),
+  }, { additionalProperties: false, default: {} }),
+  /**
+   * JSON signaling over WebSocket at `/json` (docs/json-signaling.md): the comparison mode to
+   * SIP over WebSocket, with the same accounts and location service.
+   */
+  jsonSignaling: Type.Object({
+    enabled: Type.Boolean({ default: true }),
+    /** Seconds a JSON session outlives its WebSocket, waiting for `attach` (a page reload). */
+    graceSeconds: Type.Integer({ minimum: 0, maximum: 600, default: 30 }),
   }, { additionalProperties: false, default: {} }),
   log: Type.Object({
     level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }),

@@ -14,6 +14,8 @@ export interface ApiDeps {
   bindings(): Binding[]
   /** The /metrics exposition (Prometheus text format) and its content type. */
   metrics: { text(): Promise<string>; readonly contentType: string }
+  /** `/json` when JSON signaling is served, else null (client config). */
+  jsonWebSocketPath: string | null
 }
 
 export function apiPlugin(deps: ApiDeps) {
@@ -26,6 +28,8 @@ export function apiPlugin(deps: ApiDeps) {
     .get('/api/client-config', () => ({
       domain: deps.domain,
       sipWebSocketPath: '/sip',
+      /** JSON signaling (docs/json-signaling.md); null when jsonSignaling.enabled is false. */
+      jsonWebSocketPath: deps.jsonWebSocketPath,
       iceServersPath: '/api/ice-servers',
     }))
     .get('/api/registrations', ({ request, set }) => {

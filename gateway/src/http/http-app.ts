@@ -1,6 +1,6 @@
 /**
  * The gateway's HTTP application, assembled from its plugins (the only folder that imports
- * elysia): the SIP WebSocket endpoint (RFC 7118), the REST API and /metrics, the ICE server
+ * elysia): the SIP WebSocket endpoint (RFC 7118), JSON signaling (`/json`), the REST API and /metrics, the ICE server
  * list, and the softphone's files. Assembling it binds nothing: the composition root
  * (main.ts) listens.
  */
@@ -14,12 +14,16 @@ import { apiPlugin } from './api-plugin.ts'
 import { securityPlugin, type SecurityAdmin } from './security-plugin.ts'
 import { iceServersPlugin } from './ice-servers-plugin.ts'
 import { sipWebSocketPlugin } from './sip-websocket-plugin.ts'
+import { jsonWebSocketPlugin } from './json-websocket-plugin.ts'
+import type { JsonSignalingService } from '../signaling-json/json-signaling-service.ts'
 import { softphonePlugin, type StaticAsset } from './softphone-plugin.ts'
 
 export interface HttpAppDeps {
   config: GatewayConfig
   users: UserDirectory
   transport: TransportLayer
+  /** JSON signaling at /json; null: not served. */
+  jsonSignaling: JsonSignalingService | null
   /** Current bindings, for GET /api/registrations. */
   bindings(): Binding[]
   /** Bans and security counters, for /api/security/bans. */
@@ -39,6 +43,7 @@ export interface HttpAppDeps {
 /** The HTTP app with every endpoint of the gateway; call `.listen()` on it to serve. */
 export function createHttpApp(deps: HttpAppDeps) {
   const { config, users } = deps
+  const secure = config.http.tls !== undefined
   return new Elysia()
     .use(apiPlugin({
       domain: config.domain,
@@ -46,9 +51,11 @@ export function createHttpApp(deps: HttpAppDeps) {
       startedAt: deps.startedAt,
       bindings: deps.bindings,
       metrics: deps.metrics,
+      jsonWebSocketPath: deps.jsonSignaling ? '/json' : null,
     }))
     .use(securityPlugin({ adminToken: config.adminToken, security: deps.security }))
-    .use(sipWebSocketPlugin({ transport: deps.transport, secure: config.http.tls !== undefined, localAddress: config.http.host, localPort: deps.httpPort }))
+    .use(sipWebSocketPlugin({ transport: deps.transport, secure, localAddress: config.http.host, localPort: deps.httpPort }))
+    .use(deps.jsonSignaling ? jsonWebSocketPlugin({ service: deps.jsonSignaling, secure }) : new Elysia({ name: 'json-websocket-off' }))
     .use(iceServersPlugin({
       config,
       authenticate: (username, password) => verifyPassword(users.get(username), config.realm, password),

@@ -1,0 +1,435 @@
+/**
+ * One call of a JSON user, as the SIP dialog the gateway owns on that user's behalf (RFC 3261
+ * §12-15): an outgoing INVITE (UAC) or an incoming one (UAS), its provisional and final
+ * responses, ACK, CANCEL, BYE, and re-INVITEs for hold and resume (§14).
+ *
+ * The JSON side is told through `CallEvents` (ringing, answered, ended, incoming re-offer);
+ * the JSON session calls the methods (answer, reject, hangup, reoffer).
+ */
+import { SipRequest, type SipResponse } from '../../sip/message/sip-message.ts'
+import { parseNameAddr } from '../../sip/syntax/name-addr.ts'
+import type { HeaderField } from '../../sip/syntax/types.ts'
+import type { Scheduler, TimerHandle } from '../../base/scheduler.ts'
+import { bodyOf, newCallId, newTag, type ChallengedResponse, type SipEndpoint } from './sip-endpoint.ts'
+import { endCauseOf, type CallEndCause } from './end-cause.ts'
+
+export type CallDirection = 'outgoing' | 'incoming'
+export type CallLegState = 'calling' | 'ringing' | 'connected' | 'ended'
+
+/** What a call leg tells the JSON session. */
+export interface CallEvents {
+  ringing(leg: CallLeg, sdp: string | undefined): void
+  answered(leg: CallLeg, sdp: string): void
+  /** The other side re-offers (hold, resume): the client answers with `answer`. */
+  reoffer(leg: CallLeg, sdp: string): void
+  ended(leg: CallLeg, status: number, cause: CallEndCause, by: 'local' | 'remote' | 'gateway', reason?: string): void
+}
+
+const decoder = new TextDecoder()
+const SDP: HeaderField = { name: 'content-type', value: 'application/sdp' }
+const ALLOW: HeaderField = { name: 'allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE' }
+
+export class CallLeg {
+  state: CallLegState = 'calling'
+  /** SIP Call-ID of the dialog. */
+  readonly sipCallId: string
+  readonly localTag: string
+  remoteTag: string | null = null
+  /** The other side's URI as the user sees it (`sip:bob@domain`). */
+  readonly peer: string
+  readonly peerDisplayName: string | undefined
+  /** Remote target (§12.1: the Contact URI) and route set, once the dialog exists. */
+  private remoteTarget: string
+  private routeSet: string[] = []
+  private localCseq = 1
+  /** Outgoing: the INVITE in progress (the retried one after a challenge), for CANCEL. */
+  private invite: SipRequest | null = null
+  /** A provisional response (100 included) arrived: a CANCEL may go (§9.1). */
+  private provisional = false
+  private cancelRequested = false
+  private cancelSent = false
+  /** Incoming: the INVITE being answered, its 2xx and the 2xx's retransmission timer (§13.3.1.4). */
+  private incomingInvite: SipRequest | null = null
+  private ok2xx: SipResponse | null = null
+  private retransmitTimer: TimerHandle | null = null
+  private retransmitInterval = 0
+  private retransmitStarted = 0
+  /** A re-INVITE from the other side waiting for the client's answer. */
+  private pendingReoffer: SipRequest | null = null
+  /** Our re-INVITE waiting for its answer. */
+  private reofferInFlight = false
+
+  private constructor(
+    readonly callId: string,
+    readonly direction: CallDirection,
+    private readonly ep: SipEndpoint,
+    private readonly scheduler: Scheduler,
+    private readonly events: CallEvents,
+    private readonly timers: { t1: number; t2: number },
+    init: { sipCallId: string; localTag: string; peer: string; peerDisplayName?: string; remoteTarget: string },
+  ) {
+    this.sipCallId = init.sipCallId
+    this.localTag = init.localTag
+    this.peer = init.peer
+    this.peerDisplayName = init.peerDisplayName
+    this.remoteTarget = init.remoteTarget
+  }
+
+  /** Dialog key: Call-ID and local tag (§12.2.2: how requests inside the dialog are matched). */
+  get dialogKey(): string {
+    return `${this.sipCallId} ${this.localTag}`
+  }
+
+  // ---- outgoing (UAC, §13.2) --------------------------------------------------------------
+
+  /** Starts an outgoing call: INVITE `targetUri` with the SDP offer. */
+  static call(
+    callId: string, targetUri: string, sdp: string, ep: SipEndpoint, scheduler: Scheduler, events: CallEvents,
+    timers: { t1: number; t2: number },
+  ): CallLeg {
+    const leg = new CallLeg(callId, 'outgoing', ep, scheduler, events, timers, {
+      sipCallId: newCallId(), localTag: newTag(), peer: targetUri, remoteTarget: targetUri,
+    })
+    const invite = new SipRequest('INVITE', targetUri, [
+      ep.via(),
+      { name: 'max-forwards', value: '70' },
+      { name: 'to', value: `<${targetUri}>` },
+      { name: 'from', value: ep.fromValue(leg.localTag) },
+      { name: 'call-id', value: leg.sipCallId },
+      { name: 'cseq', value: `${leg.localCseq} INVITE` },
+      ep.contact(),
+      ALLOW,
+      SDP,
+    ], bodyOf(sdp))
+    leg.invite = invite
+    ep.send(invite, (res) => leg.onInviteResponse(res as ChallengedResponse))
+    return leg
+  }
+
+  private onInviteResponse(res: ChallengedResponse): void {
+    if (res.retriedAs) {
+      // Challenged (§22.2): the request went again with credentials; a CANCEL names that one.
+      // The retried INVITE is a new transaction: a CANCEL waits for its own provisional.
+      this.invite = res.retriedAs
+      this.localCseq = res.retriedAs.cseq.seq
+      this.provisional = false
+      return
+    }
+    if (this.state === 'ended') {
+      // Given up before any provisional: the CANCEL goes now (§9.1).
+      if (res.status < 200 && this.cancelRequested) return this.sendCancel()
+      // A 2xx after we gave up (CANCEL lost the race): accept it and end it at once (§15).
+      if (res.status >= 200 && res.status < 300) {
+        this.establish(res)
+        this.ack(res)
+        this.sendBye()
+      }
+      return
+    }
+    const status = res.status
+    if (status < 200) {
+      this.provisional = true
+      if (this.cancelRequested) return this.sendCancel()
+      if (status === 100) return
+      this.state = 'ringing'
+      const sdp = res.body.length > 0 ? decoder.decode(res.body) : undefined
+      this.events.ringing(this, sdp)
+      return
+    }
+    if (status < 300) {
+      this.establish(res)
+      this.ack(res)
+      if (this.cancelRequested) {
+        // Answered while our CANCEL was on its way: hang up the call the other side accepted.
+        this.sendBye()
+        this.finish(487, 'cancelled', 'local')
+        return
+      }
+      this.state = 'connected'
+      this.events.answered(this, decoder.decode(res.body))
+      return
+    }
+    if (this.cancelRequested && status === 487) return this.finish(487, 'cancelled', 'local')
+    this.finish(status, endCauseOf(status), 'remote', res.reason)
+  }
+
+  /** A retransmitted 2xx for this dialog (our ACK was lost): ACK it again (§13.2.2.4). */
+  onRetransmitted2xx(res: SipResponse): void {
+    if (this.remoteTag !== null && res.to.params['tag'] === this.remoteTag) this.ack(res)
+    else {
+      // Another fork answered too (§13.2.2.4): ACK and BYE that dialog.
+      const other = new CallLeg(this.callId, 'outgoing', this.ep, this.scheduler, { ringing() {}, answered() {}, reoffer() {}, ended() {} }, this.timers, {
+        sipCallId: this.sipCallId, localTag: this.localTag, peer: this.peer, remoteTarget: this.peer,
+      })
+      other.localCseq = this.localCseq
+      other.establish(res)
+      other.ack(res)
+      other.sendBye()
+    }
+  }
+
+  /** §12.1.2: the dialog from a 2xx: remote tag, remote target (Contact), route set (Record-Route reversed). */
+  private establish(res: SipResponse): void {
+    this.remoteTag = res.to.params['tag'] ?? ''
+    const contact = res.get('contact')
+    const na = contact === undefined ? null : parseNameAddr(contact)
+    if (na) this.remoteTarget = contactUriText(contact!)
+    this.routeSet = res.getAll('record-route').reverse()
+  }
+
+  /** The ACK for a 2xx (§13.2.2.4): a new transaction-less request inside the dialog. */
+  private ack(res: SipResponse): void {
+    const ack = this.inDialogRequest('ACK', this.localCseq)
+    ack.set('to', res.get('to')!)
+    this.ep.transmit(ack)
+  }
+
+  // ---- incoming (UAS, §13.3) --------------------------------------------------------------
+
+  /**
+   * An INVITE that creates a dialog with this user: rings at once (180, §13.3.1.1) and lets
+   * the JSON client know through the session (which sends `incoming`).
+   */
+  static incoming(
+    callId: string, invite: SipRequest, ep: SipEndpoint, scheduler: Scheduler, events: CallEvents,
+    timers: { t1: number; t2: number },
+  ): CallLeg {
+    const from = invite.from
+    const leg = new CallLeg(callId, 'incoming', ep, scheduler, events, timers, {
+      sipCallId: invite.callId,
+      localTag: newTag(),
+      peer: uriText(invite.get('from')!),
+      peerDisplayName: from.displayName ?? undefined,
+      remoteTarget: contactUriText(invite.get('contact') ?? `<${uriText(invite.get('from')!)}>`),
+    })
+    leg.remoteTag = from.params['tag'] ?? ''
+    // §12.1.1: the UAS route set is the Record-Route list in order.
+    leg.routeSet = invite.getAll('record-route')
+    leg.incomingInvite = invite
+    leg.state = 'ringing'
+    ep.respond(invite, 180, { toTag: leg.localTag, headers: [ep.contact()], copyRecordRoute: true })
+    return leg
+  }
+
+  /** The client answers (an incoming call, or the other side's re-offer). */
+  answer(sdp: string): 'ok' | 'wrong-state' {
+    if (this.pendingReoffer !== null) {
+      const re = this.pendingReoffer
+      this.pendingReoffer = null
+      this.ep.respond(re, 200, { toTag: this.localTag, headers: [this.ep.contact(), SDP], body: bodyOf(sdp) })
+      return 'ok'
+    }
+    if (this.direction !== 'incoming' || this.state !== 'ringing' || this.incomingInvite === null) return 'wrong-state'
+    const invite = this.incomingInvite
+    this.state = 'connected'
+    this.ok2xx = this.ep.respond(invite, 200, {
+      toTag: this.localTag, headers: [this.ep.contact(), ALLOW, SDP], body: bodyOf(sdp), copyRecordRoute: true,
+    })
+    // §13.3.1.4: the UAS core retransmits the 2xx (T1 doubling up to T2) until the ACK comes,
+    // even over a reliable transport: a proxy may forward it over UDP.
+    this.retransmitInterval = this.timers.t1
+    this.retransmitStarted = this.scheduler.now()
+    this.retransmitTimer = this.scheduler.setTimer(this.retransmitInterval, this.retransmit2xx)
+    return 'ok'
+  }
+
+  private readonly retransmit2xx = (): void => {
+    this.retransmitTimer = null
+    if (this.ok2xx === null || this.state !== 'connected') return
+    if (this.scheduler.now() - this.retransmitStarted >= 64 * this.timers.t1) {
+      // §13.3.1.4: "If the server retransmits the 2xx response for 64*T1 seconds without
+      // receiving an ACK, the dialog is confirmed, but the session SHOULD be terminated."
+      this.ok2xx = null
+      this.sendBye()
+      this.finish(408, 'failed', 'gateway', 'No ACK')
+      return
+    }
+    this.ep.transmit(this.ok2xx)
+    this.retransmitInterval = Math.min(2 * this.retransmitInterval, this.timers.t2)
+    this.retransmitTimer = this.scheduler.setTimer(this.retransmitInterval, this.retransmit2xx)
+  }
+
+  /** The client refuses an incoming call (486, 480, 603). */
+  reject(status: number, reason?: string): 'ok' | 'wrong-state' {
+    if (this.direction !== 'incoming' || this.state !== 'ringing' || this.incomingInvite === null) return 'wrong-state'
+    this.ep.respond(this.incomingInvite, status, { toTag: this.localTag, reason })
+    this.finish(status, endCauseOf(status), 'local', reason)
+    return 'ok'
+  }
+
+  // ---- requests from the other side -------------------------------------------------------
+
+  /** A request inside this dialog, or a CANCEL for the INVITE that created it. */
+  onRequest(req: SipRequest): void {
+    switch (req.method) {
+      case 'ACK':
+        if (this.retransmitTimer !== null) this.scheduler.clearTimer(this.retransmitTimer)
+        this.retransmitTimer = null
+        this.ok2xx = null
+        return
+      case 'CANCEL': {
+        // §9.2: 200 to the CANCEL; the INVITE, if not answered yet, gets 487.
+        this.ep.respond(req, 200, { toTag: this.localTag })
+        if (this.state === 'ringing' && this.incomingInvite !== null) {
+          this.ep.respond(this.incomingInvite, 487, { toTag: this.localTag })
+          this.finish(487, 'cancelled', 'remote')
+        }
+        return
+      }
+      case 'BYE':
+        this.ep.respond(req, 200)
+        if (this.state !== 'ended') this.finish(200, 'hangup', 'remote')
+        return
+      case 'INVITE':
+        // A re-INVITE (§14.2): hold, resume, a new offer. The client answers with `answer`.
+        if (this.pendingReoffer !== null || this.reofferInFlight) {
+          this.ep.respond(req, 491) // §14.2: request pending
+          return
+        }
+        if (req.body.length === 0) {
+          this.ep.respond(req, 488, { reason: 'Offerless re-INVITE not supported' })
+          return
+        }
+        this.pendingReoffer = req
+        this.events.reoffer(this, decoder.decode(req.body))
+        return
+      case 'OPTIONS':
+        this.ep.respond(req, 200, { headers: [ALLOW] })
+        return
+      default:
+        this.ep.respond(req, 405, { headers: [ALLOW] })
+    }
+  }
+
+  // ---- ending -------------------------------------------------------------------------
+
+  /**
+   * The client ends the call: CANCEL while ringing out (§9.1), 480 while ringing in, BYE once
+   * connected (§15.1.1).
+   */
+  hangup(reason?: string): void {
+    switch (this.state) {
+      case 'ended':
+        return
+      case 'calling':
+      case 'ringing':
+        if (this.direction === 'incoming') {
+          this.reject(480, reason ?? 'Hung Up')
+          return
+        }
+        this.cancelRequested = true
+        // §9.1: "a CANCEL request SHOULD NOT be sent to cancel an INVITE until a
+        // provisional response is received": until then it waits.
+        if (this.provisional) this.sendCancel()
+        return
+      case 'connected':
+        this.sendBye(reason)
+        this.finish(200, 'hangup', 'local', reason)
+        return
+    }
+  }
+
+  /** The client re-offers (hold or resume, §14.1): re-INVITE; the answer comes as `answered`. */
+  reoffer(sdp: string): 'ok' | 'wrong-state' {
+    if (this.state !== 'connected' || this.reofferInFlight || this.pendingReoffer !== null) return 'wrong-state'
+    this.reofferInFlight = true
+    const req = this.inDialogRequest('INVITE', ++this.localCseq)
+    req.append('content-type', 'application/sdp')
+    req.body = bodyOf(sdp)
+    this.ep.send(req, (res) => {
+      const r = res as ChallengedResponse
+      if (r.retriedAs) {
+        this.localCseq = r.retriedAs.cseq.seq
+        return
+      }
+      if (res.status < 200) return
+      this.reofferInFlight = false
+      if (res.status < 300) {
+        this.ack(res)
+        this.events.answered(this, decoder.decode(res.body))
+      } else if (res.status === 481 || res.status === 408) {
+        // §14.1: the dialog is gone.
+        this.finish(res.status, 'failed', 'remote', res.reason)
+      }
+    })
+    return 'ok'
+  }
+
+  /** Ends the leg without telling the other side (the session is gone for good): BYE or CANCEL first. */
+  terminate(): void {
+    if (this.state === 'ended') return
+    if (this.state === 'connected') this.sendBye('Session Ended')
+    else if (this.direction === 'incoming' && this.incomingInvite !== null) this.ep.respond(this.incomingInvite, 480, { toTag: this.localTag })
+    else if (this.invite !== null) {
+      this.cancelRequested = true
+      if (this.provisional) this.sendCancel()
+    }
+    this.finish(this.state === 'connected' ? 200 : 487, this.state === 'connected' ? 'hangup' : 'cancelled', 'gateway', 'Session Ended')
+  }
+
+  private sendCancel(): void {
+    const inv = this.invite
+    if (inv === null || this.cancelSent) return
+    this.cancelSent = true
+    // §9.1: same Request-URI, Call-ID, To, From, CSeq number and top Via as the INVITE.
+    const headers: HeaderField[] = []
+    for (const h of inv.headers) {
+      switch (h.name) {
+        case 'via': if (!headers.some((x) => x.name === 'via')) headers.push(h); break
+        case 'to': case 'from': case 'call-id': case 'route': headers.push(h); break
+        case 'cseq': headers.push({ name: 'cseq', value: `${inv.cseq.seq} CANCEL` }); break
+      }
+    }
+    headers.push({ name: 'max-forwards', value: '70' })
+    this.ep.send(new SipRequest('CANCEL', inv.uri, headers), () => {})
+  }
+
+  private sendBye(reason?: string): void {
+    const bye = this.inDialogRequest('BYE', ++this.localCseq)
+    if (reason) bye.append('reason', `SIP;cause=200;text="${reason.replace(/["\\]/g, '')}"`)
+    this.ep.send(bye, () => {})
+  }
+
+  /** A request inside the dialog (§12.2.1.1): remote target, route set, tags, our CSeq. */
+  private inDialogRequest(method: string, cseq: number): SipRequest {
+    const headers: HeaderField[] = [this.ep.via()]
+    headers.push({ name: 'max-forwards', value: '70' })
+    for (const r of this.routeSet) headers.push({ name: 'route', value: r })
+    const remote = this.direction === 'outgoing' ? `<${this.peer}>` : this.peerNameAddr()
+    headers.push({ name: 'to', value: `${remote};tag=${this.remoteTag ?? ''}` })
+    headers.push({ name: 'from', value: this.ep.fromValue(this.localTag) })
+    headers.push({ name: 'call-id', value: this.sipCallId })
+    headers.push({ name: 'cseq', value: `${cseq} ${method}` })
+    if (method === 'INVITE') headers.push(this.ep.contact())
+    return new SipRequest(method, this.remoteTarget, headers)
+  }
+
+  private peerNameAddr(): string {
+    return `<${this.peer}>`
+  }
+
+  private finish(status: number, cause: CallEndCause, by: 'local' | 'remote' | 'gateway', reason?: string): void {
+    if (this.state === 'ended') return
+    this.state = 'ended'
+    if (this.retransmitTimer !== null) this.scheduler.clearTimer(this.retransmitTimer)
+    this.retransmitTimer = null
+    this.incomingInvite = null
+    this.pendingReoffer = null
+    this.events.ended(this, status, cause, by, reason)
+  }
+}
+
+/** The URI inside a name-addr header value (`"Bob" <sip:bob@x>;tag=1` -> `sip:bob@x`). */
+function uriText(nameAddr: string): string {
+  const lt = nameAddr.indexOf('<')
+  if (lt >= 0) {
+    const gt = nameAddr.indexOf('>', lt)
+    if (gt > lt) return nameAddr.slice(lt + 1, gt)
+  }
+  const semi = nameAddr.indexOf(';')
+  return (semi >= 0 ? nameAddr.slice(0, semi) : nameAddr).trim()
+}
+
+function contactUriText(contact: string): string {
+  return uriText(contact)
+}
