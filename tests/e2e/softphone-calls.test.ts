@@ -14,13 +14,14 @@ import type { Browser } from 'playwright-core'
 import { startGateway } from '../../gateway/src/main.ts'
 import { testConfig } from '../support/gateway.ts'
 import {
+  callControl,
   calls,
   dial,
-  dtmfTonesHeard,
-  dtmfTonesSent,
+  holdAndResume,
   launchChromium,
   openSoftphone,
   registration,
+  sendDtmf123Pound,
   signIn,
   waitForCall,
   waitForIdle,
@@ -28,8 +29,6 @@ import {
   waitForSilence,
   waitForText,
   waitForTone,
-  watchDtmfSender,
-  watchDtmfTones,
   type SoftphonePage,
 } from './softphone-helpers.ts'
 
@@ -56,10 +55,6 @@ let bob: SoftphonePage
 let carol: SoftphonePage
 
 /** Clicks a button inside the active call card by its accessible name. */
-async function callControl(phone: SoftphonePage, label: string): Promise<void> {
-  await phone.page.locator(`pb-call-card button[aria-label="${label}"]`).click()
-}
-
 /** alice dials bob and bob answers; returns setup times (ms). */
 async function connectAliceToBob(): Promise<{ ringingMs: number; mediaMs: number }> {
   const clicked = Date.now()
@@ -133,28 +128,11 @@ describe('softphone calls through the gateway', () => {
   }, TIMEOUT_MS)
 
   test('hold silences both ways, resume brings the audio back', async () => {
-    await callControl(alice, 'Hold')
-    await waitForCall(alice.page, (c) => c.onHold)
-    await waitForSilence(bob.page)
-    await waitForText(bob.page, /Held by the other party/)
-    await callControl(alice, 'Resume')
-    await waitForCall(alice.page, (c) => c.state === 'connected' && !c.onHold)
-    await waitForTone(bob.page, TONE.alice)
-    await waitForTone(alice.page, TONE.bob)
+    await holdAndResume(alice, bob)
   }, TIMEOUT_MS)
 
   test('DTMF 123# goes out as RFC 4733 events and bob hears the tones', async () => {
-    await watchDtmfSender(alice.page)
-    await watchDtmfTones(bob.page)
-    await callControl(alice, 'Keypad')
-    for (const key of ['1', '2', '3', 'pound']) {
-      await alice.page.locator(`pb-call-card pb-dialpad button[aria-label^="${key}"]`).first().click()
-      await alice.page.waitForTimeout(200)
-    }
-    await alice.page.waitForTimeout(800)
-    expect(await dtmfTonesSent(alice.page)).toBe('123#')
-    expect(await dtmfTonesHeard(bob.page)).toBe('123#')
-    expect((await calls(alice.page))[0]?.dtmfSent).toBe('123#')
+    expect(await sendDtmf123Pound(alice, bob)).toEqual({ sent: '123#', heard: '123#', recorded: '123#' })
   }, TIMEOUT_MS)
 
   test('alice hangs up: both pages go idle', async () => {

@@ -569,6 +569,43 @@ export async function selectedCandidatePair(page: Page): Promise<{ local: Candid
 }
 
 /** SIP messages a page sent and received on its WebSockets (see `watchSipFrames`). */
+/** Clicks the call card's control labelled `label` (Mute, Hold, Resume, Keypad, Hang up...). */
+export async function callControl(phone: SoftphonePage, label: string): Promise<void> {
+  await phone.page.locator(`pb-call-card button[aria-label="${label}"]`).click()
+}
+
+/**
+ * In a connected call, `caller` types 123# on the call's keypad: returns the tones its DTMF
+ * sender sent and the tones `callee` heard (RFC 4733 events turned into audio), and the
+ * digits the caller's call snapshot records.
+ */
+export async function sendDtmf123Pound(caller: SoftphonePage, callee: SoftphonePage): Promise<{ sent: string; heard: string; recorded: string | undefined }> {
+  await watchDtmfSender(caller.page)
+  await watchDtmfTones(callee.page)
+  await callControl(caller, 'Keypad')
+  for (const key of ['1', '2', '3', 'pound']) {
+    await caller.page.locator(`pb-call-card pb-dialpad button[aria-label^="${key}"]`).first().click()
+    await caller.page.waitForTimeout(200)
+  }
+  await caller.page.waitForTimeout(800)
+  return { sent: await dtmfTonesSent(caller.page), heard: await dtmfTonesHeard(callee.page), recorded: (await calls(caller.page))[0]?.dtmfSent }
+}
+
+/**
+ * `caller` holds the call: the callee hears silence and sees "Held by the other party";
+ * `caller` resumes: each hears the other's tone again. Throws (timeouts) when a step fails.
+ */
+export async function holdAndResume(caller: SoftphonePage, callee: SoftphonePage): Promise<void> {
+  await callControl(caller, 'Hold')
+  await waitForCall(caller.page, (c) => c.onHold)
+  await waitForSilence(callee.page)
+  await waitForText(callee.page, /Held by the other party/)
+  await callControl(caller, 'Resume')
+  await waitForCall(caller.page, (c) => c.state === 'connected' && !c.onHold)
+  await waitForTone(callee.page, caller.toneHz)
+  await waitForTone(caller.page, callee.toneHz)
+}
+
 export interface SipFrames {
   readonly sent: string[]
   readonly received: string[]

@@ -1,6 +1,7 @@
 import { LitElement, css, html, nothing } from 'lit'
 import { customElement, property } from 'lit/decorators.js'
 import type { DeviceOption } from '../controllers/media-devices-controller.ts'
+import type { SignalingMode } from '../storage/settings-store.ts'
 import { icon } from './icons.ts'
 import { sharedStyles } from './shared-styles.ts'
 
@@ -9,11 +10,21 @@ export interface SettingsChange {
   readonly outputDeviceId?: string
   readonly forceRelay?: boolean
   readonly displayName?: string
+  /** Signaling for the next page load (main.ts stores it; pb-app ignores it). */
+  readonly signaling?: SignalingMode
 }
 
+/** What the sheet shows about signaling; main.ts sets it (the mode of this page load, the stored choice). */
+export interface SignalingInfo {
+  readonly active: SignalingMode
+  stored(): SignalingMode
+}
+
+const MODE_NAMES: Record<SignalingMode, string> = { sip: 'SIP over WebSocket', json: 'JSON signaling' }
+
 /**
- * Settings sheet (modal): microphone, speaker, display name, "Force relay (TURN only)" and
- * sign out. Escape or the close button dismisses it; focus returns to the opener.
+ * Settings sheet (modal): microphone, speaker, display name, "Force relay (TURN only)",
+ * signaling (SIP / JSON, for the next sign-in or reload) and sign out. Escape or the close button dismisses it; focus returns to the opener.
  *
  * @fires pb-settings-change - `{ detail: SettingsChange }` (one field per event)
  * @fires pb-sign-out - the user signs out
@@ -66,6 +77,12 @@ export class PbSettings extends LitElement {
   @property() displayName = ''
   /** `alice@patchbay.test` */
   @property() account = ''
+  /** Set once by main.ts before the app mounts. */
+  static signalingInfo: SignalingInfo = { active: 'sip', stored: () => 'sip' }
+  /** The stored signaling choice (what the next sign-in or reload uses). */
+  @property() signaling: SignalingMode = PbSettings.signalingInfo.stored()
+  /** The signaling this page speaks now. */
+  @property() activeSignaling: SignalingMode = PbSettings.signalingInfo.active
   private opener: Element | null = null
   private readonly onKey = (event: KeyboardEvent): void => {
     if (event.key === 'Escape') {
@@ -165,6 +182,19 @@ export class PbSettings extends LitElement {
           <span><strong>Force relay (TURN only)</strong>
             <span class="help">Send all audio through the relay server. Use it when calls connect but stay silent on a strict network.</span></span>
         </label>
+      </section>
+      <section>
+        <h3>Signaling</h3>
+        <label class="label" for="signaling">Protocol</label>
+        <select class="field" id="signaling" @change=${(e: Event) => {
+          const mode = (e.target as HTMLSelectElement).value === 'json' ? 'json' : 'sip'
+          this.signaling = mode
+          this.change({ signaling: mode })
+        }}>
+          <option value="sip" ?selected=${this.signaling === 'sip'}>SIP (SIP over WebSocket)</option>
+          <option value="json" ?selected=${this.signaling === 'json'}>JSON (Patchbay JSON signaling)</option>
+        </select>
+        <p class="help">In use now: ${MODE_NAMES[this.activeSignaling]}. A change takes effect at the next sign-in (after you sign out) or when you reload the page.</p>
       </section>
       <section>
         <div class="account">

@@ -2,7 +2,7 @@
  * The two HTTP endpoints the softphone reads from the gateway before it signs in and before
  * each call:
  *
- * - `GET /api/client-config` -> `{ domain, sipWebSocketPath, iceServersPath }`
+ * - `GET /api/client-config` -> `{ domain, sipWebSocketPath, iceServersPath, jsonWebSocketPath? }`
  * - `GET <iceServersPath>` with HTTP Basic auth (RFC 7617) of the SIP user and password
  *   -> `{ iceServers: RTCIceServer[], ttlSeconds }` (TURN REST credentials, valid ttlSeconds)
  *
@@ -15,6 +15,11 @@ export interface ClientConfig {
   readonly sipWebSocketPath: string
   /** Path of the ICE servers endpoint, e.g. `/api/ice-servers`. */
   readonly iceServersPath: string
+  /**
+   * Path of the JSON signaling WebSocket (docs/json-signaling.md), e.g. `/json`; null when the
+   * gateway has it switched off; absent from older gateways (then `/json` is tried).
+   */
+  readonly jsonWebSocketPath?: string | null
 }
 
 export type ClientConfigResult =
@@ -57,14 +62,17 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-/** Validates the JSON of `/api/client-config`. */
+/** Validates the JSON of `/api/client-config`; undefined when a required field is missing or malformed. */
 export function parseClientConfig(json: unknown): ClientConfig | undefined {
   if (!isObject(json)) return undefined
-  const { domain, sipWebSocketPath, iceServersPath } = json
+  const { domain, sipWebSocketPath, iceServersPath, jsonWebSocketPath } = json
   if (typeof domain !== 'string' || domain === '') return undefined
   if (typeof sipWebSocketPath !== 'string' || !sipWebSocketPath.startsWith('/')) return undefined
   if (typeof iceServersPath !== 'string' || !iceServersPath.startsWith('/')) return undefined
-  return { domain, sipWebSocketPath, iceServersPath }
+  // Optional: a path, or null (switched off); anything else is treated as absent.
+  const jsonPath = typeof jsonWebSocketPath === 'string' && jsonWebSocketPath.startsWith('/') ? { jsonWebSocketPath }
+    : jsonWebSocketPath === null ? { jsonWebSocketPath: null } : {}
+  return { domain, sipWebSocketPath, iceServersPath, ...jsonPath }
 }
 
 /** Validates the JSON of the ICE servers endpoint; drops malformed entries. */

@@ -29,12 +29,11 @@ import {
 } from 'sip.js'
 import type { ActionResult, CallDirection, CallEnd, CallSnapshot, CallState, RemoteParty } from './signaling-client.ts'
 import { describeCallFailure } from './failure-text.ts'
+import { insertDtmf } from './dtmf.ts'
+import { isSdpWithHold } from './sdp-hold.ts'
 import type { MicrophoneUser } from './media-setup.ts'
 import { PatchbaySessionDescriptionHandler } from './patchbay-session-description-handler.ts'
 
-/** DTMF tone length and gap (ms): long enough for IVRs behind transcoding gateways (ITU-T Q.24 asks for at least 40 ms). */
-const DTMF_DURATION_MS = 160
-const DTMF_GAP_MS = 80
 
 /** What a call reports to its owner. */
 export interface SipCallHooks {
@@ -46,12 +45,6 @@ export interface SipCallHooks {
   ended(call: SipCall): void
   /** The far end transferred us (REFER accepted with 202): call `target` now. */
   referred(call: SipCall, referral: Referral, target: URI): void
-}
-
-function isSdpWithHold(sdp: string | undefined): boolean {
-  if (!sdp) return false
-  // RFC 3264 §8.4: hold is an offer with a=sendonly (or a=inactive if we were recvonly).
-  return /^a=(sendonly|inactive)\r?$/m.test(sdp) && !/^a=sendrecv\r?$/m.test(sdp)
 }
 
 function newSnapshot(id: string, direction: CallDirection, remote: RemoteParty, state: CallState): CallSnapshot {
@@ -309,15 +302,7 @@ export class SipCall implements MicrophoneUser {
    * insertDTMF replaces the buffer. `tones`: 0-9, A-D, #, * and `,` (a 2 s pause).
    */
   sendDtmf(tones: string): boolean {
-    if (this.current.state !== 'connected' || !/^[0-9A-D#*,]+$/i.test(tones)) return false
-    const sender = this.peerConnection?.getSenders().find((s) => s.track?.kind === 'audio' || s.dtmf)
-    const dtmf = sender?.dtmf
-    if (!dtmf || !dtmf.canInsertDTMF) return false
-    try {
-      dtmf.insertDTMF(dtmf.toneBuffer + tones, DTMF_DURATION_MS, DTMF_GAP_MS)
-    } catch {
-      return false
-    }
+    if (this.current.state !== 'connected' || !insertDtmf(this.peerConnection, tones)) return false
     this.update({ dtmfSent: this.current.dtmfSent + tones })
     return true
   }

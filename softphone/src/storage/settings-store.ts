@@ -2,7 +2,7 @@
  * What the softphone remembers in localStorage (one JSON value per key, `pb.` prefix):
  *
  * - `pb.login`: server, user, "remember me" and — only when remember is ticked — the password
- * - `pb.preferences`: microphone, speaker, force relay, display name
+ * - `pb.preferences`: microphone, speaker, force relay, display name, signaling mode
  * - `pb.instance-id`: the RFC 5626 `+sip.instance` UUID, created once per browser profile
  *
  * Unreadable values are ignored (defaults are returned), never thrown.
@@ -15,11 +15,28 @@ export interface StoredLogin {
   readonly password?: string
 }
 
+/** Which signaling the softphone speaks: SIP over WebSocket (`/sip`) or JSON signaling (`/json`). */
+export type SignalingMode = 'sip' | 'json'
+
 export interface StoredPreferences {
   readonly inputDeviceId?: string
   readonly outputDeviceId?: string
   readonly forceRelay: boolean
   readonly displayName?: string
+  /** The signaling for the next page load; absent means SIP. */
+  readonly signaling?: SignalingMode
+}
+
+/**
+ * The signaling mode of this page load: the URL parameter `signaling=json` / `signaling=sip`
+ * wins over the stored preference; the default is SIP.
+ *
+ * @param search `location.search`, e.g. `?signaling=json&test=1`
+ */
+export function chooseSignalingMode(search: string, stored: SignalingMode | undefined): SignalingMode {
+  const asked = new URLSearchParams(search).get('signaling')?.toLowerCase()
+  if (asked === 'json' || asked === 'sip') return asked
+  return stored ?? 'sip'
 }
 
 const LOGIN_KEY = 'pb.login'
@@ -89,8 +106,10 @@ export class SettingsStore {
     const inputDeviceId = optionalString(v.inputDeviceId)
     const outputDeviceId = optionalString(v.outputDeviceId)
     const displayName = optionalString(v.displayName)
+    const signaling = v.signaling === 'json' || v.signaling === 'sip' ? v.signaling : undefined
     return {
       forceRelay: v.forceRelay === true,
+      ...(signaling !== undefined ? { signaling } : {}),
       ...(inputDeviceId !== undefined ? { inputDeviceId } : {}),
       ...(outputDeviceId !== undefined ? { outputDeviceId } : {}),
       ...(displayName !== undefined ? { displayName } : {}),

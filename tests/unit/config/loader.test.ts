@@ -116,14 +116,14 @@ describe('valid directories', () => {
 
 describe('security settings', () => {
 
-  test('security defaults (issue 11): brute force 10 per source / 20 per user in 300 s -> 900 s ban; flood 2000 per 2 s -> 60 s ban; cap 100,000', () => {
+  test('security defaults (issue 11): brute force 10 per source / 20 per user in 300 s -> 900 s ban; flood 2000 per 2 s -> 60 s ban; cap 400,000 (answered UDP transactions count while they linger)', () => {
     const c = defaultConfig()
     expect(c.security).toEqual({
       allowList: [],
       bans: { action: 'drop', maxEntries: 10000 },
       bruteForce: { enabled: true, windowSeconds: 300, maxFailuresPerSource: 10, maxFailuresPerUser: 20, banSeconds: 900 },
       flood: { enabled: true, windowSeconds: 2, maxRequests: 2000, banSeconds: 60 },
-      overload: { maxServerTransactions: 100000, retryAfterSeconds: 5 },
+      overload: { maxServerTransactions: 400000, retryAfterSeconds: 5 },
       maxTrackedSources: 65536,
     })
   })
