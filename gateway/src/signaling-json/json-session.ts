@@ -117,6 +117,8 @@ export class JsonSession implements SipRequestSink, CallEvents {
   detach(client: SendToClient): boolean {
     if (this.client !== client) return false
     this.client = null
+    // A re-offer the old page never answered: refused (491) so that the other side retries.
+    for (const leg of this.calls.values()) leg.refusePendingReoffer()
     return true
   }
 
@@ -278,7 +280,13 @@ export class JsonSession implements SipRequestSink, CallEvents {
   }
 
   reoffer(leg: CallLeg, sdp: string): void {
+    // Nobody to answer while the page reloads: 491, and the other side tries again (§14.1).
+    if (this.client === null) return leg.refusePendingReoffer()
     this.send({ type: 'reoffer', callId: leg.callId, sdp })
+  }
+
+  reofferRefused(leg: CallLeg, status: number, reason: string): void {
+    this.error(ERROR_CODES.offerRefused, `the other side refused the new offer: ${status} ${reason}`, { callId: leg.callId, status })
   }
 
   ended(leg: CallLeg, status: number, cause: CallEndCause, by: 'local' | 'remote' | 'gateway', reason?: string): void {

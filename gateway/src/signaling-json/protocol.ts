@@ -252,6 +252,11 @@ export const ERROR_CODES = {
   callExists: 'call-exists',
   /** A call to oneself. */
   selfCall: 'self-call',
+  /**
+   * A `reoffer` was refused by the other side (`status`: 491 glare, 488, 5xx); the call goes
+   * on with the previous session (RFC 3264 §8, RFC 3261 §14.1).
+   */
+  offerRefused: 'offer-refused',
   /** A `message` was refused by the other side or could not be routed (`status` says why). */
   notDelivered: 'not-delivered',
   /** The source is banned or rate limited. */

@@ -269,6 +269,23 @@ describe('re-attach after a page reload', () => {
     await b.client.next('ended', (m) => m.callId === incoming.callId)
   })
 
+  test('a re-offer from the other side while the page reloads is refused 491 (it retries later, RFC 3261 §14.1)', async () => {
+    const { a, b, incoming } = await connectedCall()
+    a.client.close()
+    await a.client.closed
+    await Bun.sleep(200)
+    b.client.send({ type: 'reoffer', callId: incoming.callId, sdp: fakeSdp('webrtc', 'offer').replace('a=sendrecv', 'a=sendonly') })
+    expect(await b.client.next('error', (m) => m.callId === incoming.callId)).toMatchObject({ code: 'offer-refused', status: 491 })
+    // The call itself goes on: after the attach, the other side's next re-offer gets through.
+    const again = await connect()
+    again.send({ type: 'attach', id: 'r', token: a.client.session!.token })
+    await again.next('session', (m) => m.id === 'r')
+    b.client.send({ type: 'reoffer', callId: incoming.callId, sdp: fakeSdp('webrtc', 'offer') })
+    const re = await again.next('reoffer', (m) => m.callId === 'c1')
+    again.send({ type: 'answer', callId: 'c1', sdp: fakeAnswerFor(re.sdp) })
+    await b.client.next('answered', (m) => m.callId === incoming.callId)
+  })
+
   test('without an attach within the grace period the call ends and the user is unregistered', async () => {
     const { a, b, incoming } = await connectedCall()
     const aor = `sip:${a.username}@patchbay.test`

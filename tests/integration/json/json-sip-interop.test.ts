@@ -122,6 +122,23 @@ describe('JSON <-> SIP over WebSocket', () => {
     expect(await alice.client.next('ended', (m) => m.callId === 'busy')).toMatchObject({ status: 486, cause: 'busy', by: 'remote' })
   })
 
+  test('a re-offer the SIP side refuses (488) is reported to the JSON client; the call goes on', async () => {
+    const alice = await jsonUser()
+    const bob = await sipWsUser()
+    alice.client.send({ type: 'call', callId: 'reo', to: bob.username, sdp: fakeSdp('webrtc', 'offer') })
+    const invite = await bob.client.waitForRequest('INVITE')
+    bob.client.respond(invite, 200, 'OK', { body: fakeAnswerFor(invite.body) })
+    await alice.client.next('answered', (m) => m.callId === 'reo')
+    await bob.client.waitForRequest('ACK', invite.callId)
+    alice.client.send({ type: 'reoffer', callId: 'reo', sdp: fakeSdp('webrtc', 'offer') })
+    const reinvite = await bob.client.waitForRequest('INVITE', invite.callId)
+    bob.client.respond(reinvite, 488)
+    expect(await alice.client.next('error', (m) => m.callId === 'reo')).toMatchObject({ code: 'offer-refused', status: 488 })
+    await bob.client.waitForRequest('ACK', invite.callId) // the gateway ACKs the 488 (hop by hop)
+    bob.client.byeAsCallee(bob.client.incomingCall(invite))
+    expect(await alice.client.next('ended', (m) => m.callId === 'reo')).toMatchObject({ cause: 'hangup', by: 'remote' })
+  })
+
   test('a SIP MESSAGE reaches a JSON user, and a JSON message reaches a SIP user', async () => {
     const alice = await jsonUser()
     const bob = await sipWsUser()

@@ -22,6 +22,8 @@ export interface CallEvents {
   answered(leg: CallLeg, sdp: string): void
   /** The other side re-offers (hold, resume): the client answers with `answer`. */
   reoffer(leg: CallLeg, sdp: string): void
+  /** Our re-offer was refused (491 glare, 488, 5xx): the call goes on with the previous session. */
+  reofferRefused(leg: CallLeg, status: number, reason: string): void
   ended(leg: CallLeg, status: number, cause: CallEndCause, by: 'local' | 'remote' | 'gateway', reason?: string): void
 }
 
@@ -158,7 +160,7 @@ export class CallLeg {
     if (this.remoteTag !== null && res.to.params['tag'] === this.remoteTag) this.ack(res)
     else {
       // Another fork answered too (§13.2.2.4): ACK and BYE that dialog.
-      const other = new CallLeg(this.callId, 'outgoing', this.ep, this.scheduler, { ringing() {}, answered() {}, reoffer() {}, ended() {} }, this.timers, {
+      const other = new CallLeg(this.callId, 'outgoing', this.ep, this.scheduler, { ringing() {}, answered() {}, reoffer() {}, reofferRefused() {}, ended() {} }, this.timers, {
         sipCallId: this.sipCallId, localTag: this.localTag, peer: this.peer, remoteTarget: this.peer,
       })
       other.localCseq = this.localCseq
@@ -329,6 +331,23 @@ export class CallLeg {
     }
   }
 
+  /**
+   * Refuses the other side's re-offer that waits for the client (its WebSocket went away):
+   * 491 Request Pending makes the other UA try again later (§14.1), by when the client may
+   * be back.
+   */
+  refusePendingReoffer(): void {
+    const re = this.pendingReoffer
+    if (re === null) return
+    this.pendingReoffer = null
+    this.ep.respond(re, 491, { toTag: this.localTag })
+  }
+
+  /** Whether the other side's re-offer waits for the client's answer. */
+  get awaitingReofferAnswer(): boolean {
+    return this.pendingReoffer !== null
+  }
+
   /** The client re-offers (hold or resume, §14.1): re-INVITE; the answer comes as `answered`. */
   reoffer(sdp: string): 'ok' | 'wrong-state' {
     if (this.state !== 'connected' || this.reofferInFlight || this.pendingReoffer !== null) return 'wrong-state'
@@ -350,6 +369,10 @@ export class CallLeg {
       } else if (res.status === 481 || res.status === 408) {
         // §14.1: the dialog is gone.
         this.finish(res.status, 'failed', 'remote', res.reason)
+      } else {
+        // §14.1: "the UAC [...] MUST consider the session to still be active with the old
+        // parameters"; the client decides whether to try again (after 491, later, §14.1).
+        this.events.reofferRefused(this, res.status, res.reason)
       }
     })
     return 'ok'
