@@ -21,6 +21,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { StunClass, StunMethod, decodeStunMessage, encodeStunMessage, newTransactionId } from '../../gateway/src/ice/stun-message.ts'
 import { freePortRange } from '../support/ports.ts'
 import { requireBinary, type PeerProcess, type PeerSet } from '../support/processes.ts'
+import { installToneMicrophone } from '../support/browser/page-scripts.ts'
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -51,40 +52,6 @@ export interface SoftphonePage {
   close(): Promise<void>
 }
 
-/**
- * Runs in the page before any script: getUserMedia({ audio }) returns a sine tone at `hz`.
- * `window.__pbTone.setFrequency(hz)` changes it later.
- */
-function installToneMicrophone(hz: number): void {
-  const state: { hz: number; ctx?: AudioContext; oscillators: OscillatorNode[] } = { hz, oscillators: [] }
-  const w = window as unknown as Record<string, unknown>
-  w.__pbTone = {
-    setFrequency(next: number) {
-      state.hz = next
-      for (const o of state.oscillators) o.frequency.value = next
-    },
-    get frequency() { return state.hz },
-    get streams() { return state.oscillators.length },
-  }
-  const devices = navigator.mediaDevices
-  if (!devices) return
-  const original = devices.getUserMedia.bind(devices)
-  devices.getUserMedia = async (constraints?: MediaStreamConstraints): Promise<MediaStream> => {
-    if (!constraints?.audio || constraints.video) return original(constraints)
-    state.ctx ??= new AudioContext({ sampleRate: 48000 })
-    if (state.ctx.state !== 'running') await state.ctx.resume()
-    const oscillator = state.ctx.createOscillator()
-    oscillator.type = 'sine'
-    oscillator.frequency.value = state.hz
-    const gain = state.ctx.createGain()
-    gain.gain.value = 0.5
-    const destination = state.ctx.createMediaStreamDestination()
-    oscillator.connect(gain).connect(destination)
-    oscillator.start()
-    state.oscillators.push(oscillator)
-    return destination.stream
-  }
-}
 
 export interface OpenOptions {
   readonly toneHz: number
@@ -199,11 +166,31 @@ export interface Spectrum {
 export async function remoteSpectrum(page: Page, ms = 400): Promise<Spectrum> {
   return page.evaluate(async (windowMs) => {
     type Pb = { client: { calls: Array<{ id: string; state: string; onHold: boolean }>; getRemoteStream(id: string): MediaStream | undefined } }
-    const w = window as unknown as { __pb: Pb; __pbProbe?: { ctx: AudioContext; stream?: MediaStream; analyser?: AnalyserNode; source?: MediaStreamAudioSourceNode } }
-    const call = w.__pb.client.calls.find((c) => (c.state === 'connected' || c.state === 'early-media') && !c.onHold)
-      ?? w.__pb.client.calls.find((c) => c.state === 'connected')
-    if (!call) throw new Error('no connected call')
-    const stream = w.__pb.client.getRemoteStream(call.id)
+    const w = window as unknown as {
+      __pb?: Pb; __pbPeerConnections?: RTCPeerConnection[]; __pbRemoteStream?: MediaStream
+      __pbProbe?: { ctx: AudioContext; stream?: MediaStream; analyser?: AnalyserNode; source?: MediaStreamAudioSourceNode }
+    }
+    let stream: MediaStream | undefined
+    if (w.__pb) {
+      const call = w.__pb.client.calls.find((c) => (c.state === 'connected' || c.state === 'early-media') && !c.onHold)
+        ?? w.__pb.client.calls.find((c) => c.state === 'connected')
+      if (!call) throw new Error('no connected call')
+      stream = w.__pb.client.getRemoteStream(call.id)
+    } else {
+      // Another page (a JsSIP or SIP.js harness): the newest peer connection's remote audio,
+      // recorded by capturePeerConnections (tests/support/browser/page-scripts.ts).
+      const pc = w.__pbPeerConnections?.at(-1)
+      const track = pc?.getReceivers().map((r) => r.track).find((t) => t.kind === 'audio' && t.readyState === 'live')
+      if (track && w.__pbRemoteStream?.getAudioTracks()[0] !== track) {
+        w.__pbRemoteStream = new MediaStream([track])
+        // Chromium feeds a remote WebRTC track to Web Audio only while a media element plays it.
+        const sink = new Audio()
+        sink.muted = true
+        sink.srcObject = w.__pbRemoteStream
+        void sink.play().catch(() => undefined)
+      }
+      stream = track ? w.__pbRemoteStream : undefined
+    }
     if (!stream || stream.getAudioTracks().length === 0) throw new Error('no remote audio track')
     const probe = (w.__pbProbe ??= { ctx: new AudioContext({ sampleRate: 48000 }) })
     if (probe.ctx.state !== 'running') await probe.ctx.resume()

@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { LOOPBACK } from './ports.ts'
 import { requireBinary } from './processes.ts'
 import type { HarnessStartOptions, HarnessState, MediaCounters, SipUaHarness } from './browser/sip-ua-harness.ts'
+import { capturePeerConnections, installToneMicrophone } from './browser/page-scripts.ts'
 
 /** Exactly the flags of testing-with-real-peers.md. */
 export const CHROMIUM_ARGS: readonly string[] = [
@@ -115,10 +116,17 @@ type HarnessWindow = { pbHarness: SipUaHarness }
 
 /**
  * Opens a new context (microphone granted) and page on the harness server and waits until
- * `window.pbHarness` exists.
+ * `window.pbHarness` exists. With `toneHz` the microphone is a sine tone at that frequency
+ * and the page's peer connections are recorded (to measure the far end's audio).
  */
-export async function openHarnessPage(browser: Browser, server: HarnessServer, label = 'page'): Promise<HarnessPage> {
+export async function openHarnessPage(browser: Browser, server: HarnessServer, label = 'page', options: { toneHz?: number } = {}): Promise<HarnessPage> {
   const context = await browser.newContext({ permissions: ['microphone'] })
+  if (options.toneHz !== undefined) {
+    // A known tone as microphone, and the page's peer connections kept, so that a test can
+    // tell what each side hears (tests/e2e/softphone-helpers.ts remoteSpectrum).
+    await context.addInitScript(installToneMicrophone, options.toneHz)
+    await context.addInitScript(capturePeerConnections)
+  }
   const page = await context.newPage()
   const consoleLines: string[] = []
   page.on('console', (message) => consoleLines.push(`[${label} ${message.type()}] ${message.text()}`))
