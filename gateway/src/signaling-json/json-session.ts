@@ -40,6 +40,8 @@ export class JsonSession implements SipRequestSink, CallEvents {
   private readonly byDialog = new Map<string, CallLeg>()
   /** The SDP offer of each incoming call still ringing (sent again on attach). */
   private readonly offers = new Map<string, string>()
+  /** Calls placed for a transfer request -> the call whose transferor hears of their progress (RFC 3515 §2.4.5). */
+  private readonly transfers = new Map<CallLeg, CallLeg>()
   private registerTimer: TimerHandle | null = null
   private registerCseq = 0
   private readonly registerCallId = newCallId()
@@ -142,7 +144,15 @@ export class JsonSession implements SipRequestSink, CallEvents {
   /** One validated client message (login/attach/ping are the connection's). */
   handle(m: ClientMessage): void {
     switch (m.type) {
-      case 'call': return this.placeCall(m.callId, m.to, m.sdp)
+      case 'call': return this.placeCall(m.callId, m.to, m.sdp, m.transferOf)
+      case 'transfer': {
+        const leg = this.calls.get(m.callId)
+        if (!leg) return this.unknownCall(m.callId)
+        const target = targetUri(m.to, this.endpoint.domain)
+        if (target === null) return this.error(ERROR_CODES.invalidField, `not a user or SIP URI: ${m.to.slice(0, 80)}`, { callId: m.callId, field: '/to' })
+        if (leg.transfer(target) !== 'ok') this.error(ERROR_CODES.wrongState, `call ${m.callId} cannot be transferred now`, { callId: m.callId })
+        return
+      }
       case 'answer': {
         const leg = this.calls.get(m.callId)
         if (!leg) return this.unknownCall(m.callId)
@@ -182,13 +192,15 @@ export class JsonSession implements SipRequestSink, CallEvents {
     }
   }
 
-  private placeCall(callId: string, to: string, sdp: string): void {
+  private placeCall(callId: string, to: string, sdp: string, transferOf?: string): void {
     if (this.calls.has(callId)) return this.error(ERROR_CODES.callExists, `call ${callId} exists already`, { callId })
     const target = targetUri(to, this.endpoint.domain)
     if (target === null) return this.error(ERROR_CODES.invalidField, `not a user or SIP URI: ${to.slice(0, 80)}`, { callId, field: '/to' })
     if (target.toLowerCase() === this.endpoint.aor.toLowerCase()) return this.error(ERROR_CODES.selfCall, 'a call to oneself', { callId })
     const leg = CallLeg.call(callId, target, sdp, this.endpoint, this.scheduler, this, { t1: this.o.t1, t2: this.o.t2 })
     this.track(leg)
+    const referred = transferOf === undefined ? undefined : this.calls.get(transferOf)
+    if (referred !== undefined) this.transfers.set(leg, referred)
   }
 
   private sendText(id: string, to: string, text: string): void {
@@ -272,11 +284,25 @@ export class JsonSession implements SipRequestSink, CallEvents {
   // ---- CallEvents ------------------------------------------------------------------------
 
   ringing(leg: CallLeg, sdp: string | undefined): void {
+    this.transfers.get(leg)?.notifyTransfer(180, 'Ringing')
     this.send({ type: 'ringing', callId: leg.callId, ...(sdp ? { sdp } : {}) })
   }
 
   answered(leg: CallLeg, sdp: string): void {
+    const referred = this.transfers.get(leg)
+    if (referred !== undefined) {
+      this.transfers.delete(leg)
+      referred.notifyTransfer(200, 'OK')
+    }
     this.send({ type: 'answered', callId: leg.callId, sdp })
+  }
+
+  transferRequested(leg: CallLeg, target: string, referredBy: string | undefined): void {
+    this.send({ type: 'transfer', callId: leg.callId, to: target, ...(referredBy ? { by: referredBy } : {}) })
+  }
+
+  transferFailed(leg: CallLeg, status: number, reason: string): void {
+    this.error(ERROR_CODES.transferFailed, `transfer failed: ${status} ${reason}`, { callId: leg.callId, status })
   }
 
   reoffer(leg: CallLeg, sdp: string): void {
@@ -290,6 +316,13 @@ export class JsonSession implements SipRequestSink, CallEvents {
   }
 
   ended(leg: CallLeg, status: number, cause: CallEndCause, by: 'local' | 'remote' | 'gateway', reason?: string): void {
+    const referred = this.transfers.get(leg)
+    if (referred !== undefined) {
+      // The call to the transfer target failed before it was answered: final NOTIFY (§2.4.5).
+      this.transfers.delete(leg)
+      referred.notifyTransfer(status >= 300 ? status : 487, reason ?? (status >= 300 ? 'Failed' : 'Request Terminated'))
+    }
+    for (const [l, r] of this.transfers) if (r === leg) this.transfers.delete(l)
     this.calls.delete(leg.callId)
     this.byDialog.delete(leg.dialogKey)
     this.offers.delete(leg.callId)

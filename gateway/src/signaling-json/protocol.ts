@@ -53,6 +53,18 @@ export const ClientMessages = {
     callId: CallId,
     to: Target,
     sdp: Sdp,
+    /** This call follows a `transfer` request of that call: its progress is reported to the transferor. */
+    transferOf: Type.Optional(CallId),
+  }),
+  /**
+   * Blind transfer of a connected call to `to` (REFER, RFC 3515): the other side is asked to
+   * call `to`; when that call is answered this call ends (`ended`, cause `transferred`), and
+   * when it fails an `error` (`transfer-failed`, `status`) says so and this call stays.
+   */
+  transfer: Type.Object({
+    type: Type.Literal('transfer'),
+    callId: CallId,
+    to: Target,
   }),
   /** Answers an incoming call with the SDP answer. */
   answer: Type.Object({
@@ -119,6 +131,7 @@ export const CallEndCause = Type.Union([
   Type.Literal('hangup'), Type.Literal('cancelled'), Type.Literal('busy'), Type.Literal('declined'),
   Type.Literal('unavailable'), Type.Literal('not-found'), Type.Literal('no-answer'),
   Type.Literal('incompatible-media'), Type.Literal('unreachable'), Type.Literal('failed'),
+  Type.Literal('transferred'),
 ])
 export type CallEndCause = Static<typeof CallEndCause>
 
@@ -170,6 +183,16 @@ export const ServerMessages = {
     type: Type.Literal('answered'),
     callId: CallId,
     sdp: Sdp,
+  }),
+  /**
+   * The other side transfers this user (a REFER): place a `call` to `to` with
+   * `transferOf: callId`; the other side will hang this call up once it is answered.
+   */
+  transfer: Type.Object({
+    type: Type.Literal('transfer'),
+    callId: CallId,
+    to: Type.String(),
+    by: Type.Optional(Type.String()),
   }),
   /** The other side re-offers inside the call (hold, resume): answer with `answer`. */
   reoffer: Type.Object({
@@ -257,6 +280,8 @@ export const ERROR_CODES = {
    * on with the previous session (RFC 3264 §8, RFC 3261 §14.1).
    */
   offerRefused: 'offer-refused',
+  /** A `transfer` failed: the REFER was refused, or the call to the target failed (`status`). */
+  transferFailed: 'transfer-failed',
   /** A `message` was refused by the other side or could not be routed (`status` says why). */
   notDelivered: 'not-delivered',
   /** The source is banned or rate limited. */

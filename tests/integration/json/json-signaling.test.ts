@@ -12,7 +12,7 @@ import { fakeAnswerFor, fakeSdp } from '../../support/ws-sip-client.ts'
 setDefaultTimeout(20_000)
 
 const PASSWORD = 'json-test-password'
-const ACCOUNTS = testUsers(30, 'js', PASSWORD)
+const ACCOUNTS = testUsers(40, 'js', PASSWORD)
 let nextAccount = 0
 
 let gateway: RunningGateway
@@ -228,6 +228,50 @@ describe('calls between JSON users', () => {
     expect(re.sdp).toContain('a=sendonly')
     b.client.send({ type: 'answer', callId: incoming.callId, sdp: fakeAnswerFor(re.sdp).replace('a=sendrecv', 'a=recvonly') })
     expect((await a.client.next('answered', (m) => m.callId === 'c1')).sdp).toContain('a=recvonly')
+  })
+})
+
+describe('blind transfer (REFER, RFC 3515)', () => {
+  test('alice transfers bob to carol: bob is asked to call carol, carol answers, alice\'s call ends as transferred', async () => {
+    const { a, b, incoming } = await connectedCall()
+    const c = await freshUser()
+    a.client.send({ type: 'transfer', callId: 'c1', to: c.username })
+    const ask = await b.client.next('transfer', (m) => m.callId === incoming.callId)
+    expect(ask).toMatchObject({ to: `sip:${c.username}@patchbay.test`, by: `sip:${a.username}@patchbay.test` })
+    b.client.send({ type: 'call', callId: 't1', to: ask.to, sdp: fakeSdp('webrtc', 'offer'), transferOf: incoming.callId })
+    const atCarol = await c.client.next('incoming')
+    expect(atCarol.from).toBe(`sip:${b.username}@patchbay.test`)
+    c.client.send({ type: 'answer', callId: atCarol.callId, sdp: fakeAnswerFor(atCarol.sdp) })
+    await b.client.next('answered', (m) => m.callId === 't1')
+    // The NOTIFY with 200 reaches alice's leg: it hangs up the transferred call.
+    expect(await a.client.next('ended', (m) => m.callId === 'c1')).toMatchObject({ cause: 'transferred', by: 'local' })
+    expect(await b.client.next('ended', (m) => m.callId === incoming.callId)).toMatchObject({ cause: 'hangup', by: 'remote' })
+    b.client.send({ type: 'hangup', callId: 't1' })
+    await c.client.next('ended', (m) => m.callId === atCarol.callId)
+  })
+
+  test('the transfer target is busy: alice hears transfer-failed 486 and keeps her call', async () => {
+    const { a, b, incoming } = await connectedCall()
+    const c = await freshUser()
+    a.client.send({ type: 'transfer', callId: 'c1', to: c.username })
+    const ask = await b.client.next('transfer', (m) => m.callId === incoming.callId)
+    b.client.send({ type: 'call', callId: 't2', to: ask.to, sdp: fakeSdp('webrtc', 'offer'), transferOf: incoming.callId })
+    const atCarol = await c.client.next('incoming')
+    c.client.send({ type: 'reject', callId: atCarol.callId, status: 486 })
+    expect(await a.client.next('error', (m) => m.callId === 'c1')).toMatchObject({ code: 'transfer-failed', status: 486 })
+    expect(a.client.pending('ended')).toHaveLength(0)
+    a.client.send({ type: 'hangup', callId: 'c1' })
+    await b.client.next('ended', (m) => m.callId === incoming.callId)
+  })
+
+  test('a transfer of a call that is not connected is refused with wrong-state', async () => {
+    const a = await freshUser()
+    const b = await freshUser()
+    a.client.send({ type: 'call', callId: 'ring', to: b.username, sdp: fakeSdp('webrtc', 'offer') })
+    await b.client.next('incoming')
+    a.client.send({ type: 'transfer', callId: 'ring', to: 'carol' })
+    expect(await a.client.next('error', (m) => m.callId === 'ring')).toMatchObject({ code: 'wrong-state' })
+    a.client.send({ type: 'hangup', callId: 'ring' })
   })
 })
 

@@ -25,6 +25,7 @@ describe('decodeClientFrame', () => {
       reject: { type: 'reject', callId: 'c1', status: 603 },
       hangup: { type: 'hangup', callId: 'c1' },
       reoffer: { type: 'reoffer', callId: 'c1', sdp: SDP },
+      transfer: { type: 'transfer', callId: 'c1', to: 'carol' },
       candidate: { type: 'candidate', callId: 'c1', candidate: '', sdpMid: null },
       message: { type: 'message', id: 'm', to: 'bob', text: 'hi' },
       ping: { type: 'ping' },
@@ -57,7 +58,7 @@ describe('decodeClientFrame', () => {
 
   test('missing or unknown type names /type and echoes id and callId', () => {
     expect(refused('{"id":"x"}')).toMatchObject({ code: 'unknown-type', field: '/type', id: 'x' })
-    expect(refused('{"type":"transfer","callId":"c9"}')).toMatchObject({ code: 'unknown-type', field: '/type', callId: 'c9' })
+    expect(refused('{"type":"fax","callId":"c9"}')).toMatchObject({ code: 'unknown-type', field: '/type', callId: 'c9' })
     expect(refused('{"type":"__proto__"}').code).toBe('unknown-type')
     expect(refused('{"type":"toString"}').code).toBe('unknown-type')
   })

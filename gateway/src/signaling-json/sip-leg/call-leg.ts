@@ -24,12 +24,18 @@ export interface CallEvents {
   reoffer(leg: CallLeg, sdp: string): void
   /** Our re-offer was refused (491 glare, 488, 5xx): the call goes on with the previous session. */
   reofferRefused(leg: CallLeg, status: number, reason: string): void
+  /** The other side asks this user to call `target` (a REFER, RFC 3515 §2.4.2; 202 sent). */
+  transferRequested(leg: CallLeg, target: string, referredBy: string | undefined): void
+  /** Our REFER's outcome (RFC 3515 §2.4.4/§2.4.5): the final status of the transfer target's call, or of the REFER itself. */
+  transferFailed(leg: CallLeg, status: number, reason: string): void
   ended(leg: CallLeg, status: number, cause: CallEndCause, by: 'local' | 'remote' | 'gateway', reason?: string): void
 }
 
 const decoder = new TextDecoder()
 const SDP: HeaderField = { name: 'content-type', value: 'application/sdp' }
-const ALLOW: HeaderField = { name: 'allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE' }
+const ALLOW: HeaderField = { name: 'allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, REFER, NOTIFY' }
+const SIPFRAG: HeaderField = { name: 'content-type', value: 'message/sipfrag;version=2.0' }
+const EVENT_REFER: HeaderField = { name: 'event', value: 'refer' }
 
 export class CallLeg {
   state: CallLegState = 'calling'
@@ -60,6 +66,8 @@ export class CallLeg {
   private pendingReoffer: SipRequest | null = null
   /** Our re-INVITE waiting for its answer. */
   private reofferInFlight = false
+  /** Our REFER is accepted and its NOTIFYs are awaited (we are the transferor). */
+  private transferring = false
 
   private constructor(
     readonly callId: string,
@@ -160,7 +168,7 @@ export class CallLeg {
     if (this.remoteTag !== null && res.to.params['tag'] === this.remoteTag) this.ack(res)
     else {
       // Another fork answered too (§13.2.2.4): ACK and BYE that dialog.
-      const other = new CallLeg(this.callId, 'outgoing', this.ep, this.scheduler, { ringing() {}, answered() {}, reoffer() {}, reofferRefused() {}, ended() {} }, this.timers, {
+      const other = new CallLeg(this.callId, 'outgoing', this.ep, this.scheduler, { ringing() {}, answered() {}, reoffer() {}, reofferRefused() {}, transferRequested() {}, transferFailed() {}, ended() {} }, this.timers, {
         sipCallId: this.sipCallId, localTag: this.localTag, peer: this.peer, remoteTarget: this.peer,
       })
       other.localCseq = this.localCseq
@@ -298,8 +306,85 @@ export class CallLeg {
       case 'OPTIONS':
         this.ep.respond(req, 200, { headers: [ALLOW] })
         return
+      case 'REFER': return this.onRefer(req)
+      case 'NOTIFY': return this.onNotify(req)
       default:
         this.ep.respond(req, 405, { headers: [ALLOW] })
+    }
+  }
+
+  // ---- blind transfer (RFC 3515) --------------------------------------------------------
+
+  /**
+   * A REFER from the other side (we are the transferee, RFC 3515 §2.4.2): 202 Accepted, a
+   * first NOTIFY (100 Trying, §2.4.4), and the client is asked to call the Refer-To target;
+   * the new call's progress goes back in NOTIFYs (`notifyTransfer`).
+   */
+  private onRefer(req: SipRequest): void {
+    const referTo = req.get('refer-to')
+    const target = referTo === undefined ? null : uriText(referTo)
+    if (target === null || !/^sips?:/i.test(target) || this.state !== 'connected') {
+      this.ep.respond(req, 400, { reason: target === null ? 'Missing Refer-To' : 'Bad Refer-To' })
+      return
+    }
+    this.ep.respond(req, 202, { headers: [this.ep.contact()] })
+    this.notifyTransfer(100, 'Trying')
+    const by = req.get('referred-by')
+    this.events.transferRequested(this, target, by === undefined ? undefined : uriText(by))
+  }
+
+  /**
+   * Tells the transferor how the call to the Refer-To target goes (RFC 3515 §2.4.5): a NOTIFY
+   * with a message/sipfrag status line; a final status ends the implicit subscription.
+   */
+  notifyTransfer(status: number, reason: string): void {
+    if (this.state === 'ended') return
+    const notify = this.inDialogRequest('NOTIFY', ++this.localCseq)
+    notify.append('event', EVENT_REFER.value)
+    notify.append('subscription-state', status >= 200 ? 'terminated;reason=noresource' : 'active;expires=60')
+    notify.append('content-type', SIPFRAG.value)
+    notify.body = bodyOf(`SIP/2.0 ${status} ${reason}\r\n`)
+    this.ep.send(notify, () => {})
+  }
+
+  /**
+   * Blind transfer by the client (we are the transferor, RFC 3515 §2.4.1): REFER to the
+   * other side with Refer-To `targetUri`. The outcome comes in its NOTIFYs: a 2xx ends this
+   * call with BYE (cause `transferred`); a failure is reported and the call stays.
+   */
+  transfer(targetUri: string): 'ok' | 'wrong-state' {
+    if (this.state !== 'connected' || this.transferring) return 'wrong-state'
+    this.transferring = true
+    const refer = this.inDialogRequest('REFER', ++this.localCseq)
+    refer.append('refer-to', `<${targetUri}>`)
+    refer.append('referred-by', `<${this.ep.aor}>`)
+    refer.append('contact', this.ep.contact().value)
+    this.ep.send(refer, (res) => {
+      const r = res as ChallengedResponse
+      if (r.retriedAs) {
+        this.localCseq = r.retriedAs.cseq.seq
+        return
+      }
+      if (res.status < 300) return // accepted: the outcome comes in NOTIFYs
+      this.transferring = false
+      this.events.transferFailed(this, res.status, res.reason)
+    })
+    return 'ok'
+  }
+
+  private onNotify(req: SipRequest): void {
+    this.ep.respond(req, 200)
+    if (!this.transferring || !(req.get('event') ?? '').toLowerCase().startsWith('refer')) return
+    const m = /^SIP\/2\.0 (\d{3})\s*([^\r\n]*)/.exec(decoder.decode(req.body))
+    if (!m) return
+    const status = Number(m[1])
+    if (status < 200) return
+    this.transferring = false
+    if (status < 300) {
+      this.sendBye('Transferred')
+      this.finish(200, 'transferred', 'local', 'Transferred')
+    } else {
+      this.events.transferFailed(this, status, m[2] ?? '')
     }
   }
 

@@ -51,6 +51,8 @@ export function describeJsonCallEnd(ended: ServerMessageOf<'ended'>, call: Ended
     case 'declined':
       if (ended.by === 'local') return end('declined', 'You declined the call.')
       break
+    case 'transferred':
+      return end('transferred', `${who} was transferred.`)
     default:
       break
   }

@@ -41,6 +41,7 @@ const CHECKS: Record<ServerMessage['type'], (f: Fields) => boolean> = {
   ringing: (f) => isNonEmpty(f.callId) && optional(f.sdp, isNonEmpty),
   answered: (f) => isNonEmpty(f.callId) && isNonEmpty(f.sdp),
   reoffer: (f) => isNonEmpty(f.callId) && isNonEmpty(f.sdp),
+  transfer: (f) => isNonEmpty(f.callId) && isNonEmpty(f.to) && optional(f.by, isString),
   ended: (f) => isNonEmpty(f.callId) && isInteger(f.status) && isString(f.cause)
     && (f.by === 'local' || f.by === 'remote' || f.by === 'gateway') && optional(f.reason, isString),
   candidate: (f) => isNonEmpty(f.callId) && isString(f.candidate),
