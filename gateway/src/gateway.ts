@@ -185,6 +185,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
   const pipeline = new RequestPipeline({
     local, transport, proxy, auth, registrar, location,
     userExists: (u) => users.has(u),
+    displayNameOf: (u) => users.get(u)?.displayName,
     trustedSources: new Set(config.proxy.trustedSources),
     security,
   })  // The pipeline is the transaction layer's TU (RFC 3261 §17), registered on it as the

@@ -13,7 +13,7 @@ import type { SipRequest } from '../sip/message/sip-message.ts'
 import { SipRequest as Request } from '../sip/message/sip-message.ts'
 import type { Scheduler, TimerHandle } from '../base/scheduler.ts'
 import { logger } from '../base/log.ts'
-import { CallLeg, type CallEvents } from './sip-leg/call-leg.ts'
+import { CallLeg, assertedDisplayName, type CallEvents } from './sip-leg/call-leg.ts'
 import { bodyOf, newCallId, newTag, SipEndpoint, type ChallengedResponse, type SipEndpointOptions, type SipRequestSink } from './sip-leg/sip-endpoint.ts'
 import { ERROR_CODES, type CallEndCause, type ClientMessage, type ServerMessage } from './protocol.ts'
 
@@ -269,9 +269,10 @@ export class JsonSession implements SipRequestSink, CallEvents {
     }
     this.endpoint.respond(req, 200, { toTag: newTag() })
     const from = req.from
+    const displayName = assertedDisplayName(req) ?? from.displayName ?? undefined
     this.send({
       type: 'message', from: from.uri.scheme === 'sip' || from.uri.scheme === 'sips' ? `${from.uri.scheme}:${from.uri.user ?? ''}@${from.uri.host}` : String(req.get('from')),
-      ...(from.displayName ? { displayName: from.displayName } : {}),
+      ...(displayName ? { displayName } : {}),
       text: decoder.decode(req.body),
     })
   }

@@ -19,6 +19,8 @@ const ACCOUNTS = testUsers(16, 'ix', PASSWORD)
 let nextAccount = 0
 const SIPP_CALLEE = { username: 'ix-sipp-callee', password: 'sipp-callee-pw' }
 const SIPP_CALLER = { username: 'ix-sipp-caller', password: 'sipp-caller-pw' }
+/** A user with a display name in users.yaml (RFC 3325 P-Asserted-Identity carries it). */
+const NAMED = { username: 'ix-named', password: 'named-pw', displayName: 'Nadia Named' }
 
 let gateway: RunningGateway
 const jsonClients: JsonClient[] = []
@@ -28,7 +30,7 @@ const peers = new PeerSet()
 beforeAll(async () => {
   gateway = await startGateway(testConfig(
     { auth: { algorithms: ['MD5', 'SHA-256'] } },
-    { extraUsers: [...ACCOUNTS, userEntry(SIPP_CALLEE.username, SIPP_CALLEE.password), userEntry(SIPP_CALLER.username, SIPP_CALLER.password)] },
+    { extraUsers: [...ACCOUNTS, userEntry(SIPP_CALLEE.username, SIPP_CALLEE.password), userEntry(SIPP_CALLER.username, SIPP_CALLER.password), userEntry(NAMED.username, NAMED.password, TEST_DOMAIN, NAMED.displayName)] },
   ))
 })
 
@@ -137,6 +139,29 @@ describe('JSON <-> SIP over WebSocket', () => {
     await bob.client.waitForRequest('ACK', invite.callId) // the gateway ACKs the 488 (hop by hop)
     bob.client.byeAsCallee(bob.client.incomingCall(invite))
     expect(await alice.client.next('ended', (m) => m.callId === 'reo')).toMatchObject({ cause: 'hangup', by: 'remote' })
+  })
+
+  test('the callee sees the caller\'s users.yaml name (P-Asserted-Identity), not a name or identity the caller made up', async () => {
+    const alice = await jsonUser()
+    const named = await WsSipClient.connect({ url: gateway.wsUrl, username: NAMED.username, password: NAMED.password, domain: TEST_DOMAIN, displayName: 'Totally The CEO' })
+    sipClients.push(named)
+    const { call } = await named.inviteWithAuth(alice.uri, {
+      body: fakeSdp('webrtc', 'offer'), headers: [['P-Asserted-Identity', '"The CEO" <sip:ceo@patchbay.test>']],
+    })
+    const incoming = await alice.client.next('incoming')
+    expect(incoming).toMatchObject({ from: `sip:${NAMED.username}@${TEST_DOMAIN}`, displayName: NAMED.displayName })
+    alice.client.send({ type: 'reject', callId: incoming.callId, status: 486 })
+    const final = await named.waitForResponse({ status: 486, method: 'INVITE', callId: call.callId })
+    named.ackNon2xx(call, final)
+    // A JSON caller's name travels the same way to a SIP callee.
+    const bob = await sipWsUser()
+    const carolJson = await JsonClient.login(gateway.httpUrl, 'carol', 'carol-demo')
+    jsonClients.push(carolJson)
+    carolJson.send({ type: 'call', callId: 'named', to: bob.username, sdp: fakeSdp('webrtc', 'offer') })
+    const invite = await bob.client.waitForRequest('INVITE')
+    expect(invite.get('p-asserted-identity')).toBe(`"Carol Cooper" <sip:carol@${TEST_DOMAIN}>`)
+    bob.client.respond(invite, 486)
+    await carolJson.next('ended', (m) => m.callId === 'named')
   })
 
   test('a SIP MESSAGE reaches a JSON user, and a JSON message reaches a SIP user', async () => {

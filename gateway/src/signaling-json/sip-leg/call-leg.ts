@@ -209,7 +209,7 @@ export class CallLeg {
       sipCallId: invite.callId,
       localTag: newTag(),
       peer: uriText(invite.get('from')!),
-      peerDisplayName: from.displayName ?? undefined,
+      peerDisplayName: assertedDisplayName(invite) ?? from.displayName ?? undefined,
       remoteTarget: contactUriText(invite.get('contact') ?? `<${uriText(invite.get('from')!)}>`),
     })
     leg.remoteTag = from.params['tag'] ?? ''
@@ -540,4 +540,14 @@ function uriText(nameAddr: string): string {
 
 function contactUriText(contact: string): string {
   return uriText(contact)
+}
+
+/**
+ * The display name of the request's P-Asserted-Identity (RFC 3325), which the gateway sets
+ * from users.yaml for its authenticated users; undefined without one.
+ */
+export function assertedDisplayName(request: SipRequest): string | undefined {
+  const pai = request.get('p-asserted-identity')
+  const name = pai === undefined ? undefined : parseNameAddr(pai)?.displayName
+  return name ?? undefined
 }

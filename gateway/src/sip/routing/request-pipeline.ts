@@ -38,6 +38,7 @@ import type { LocalAddresses } from '../../base/local-addresses.ts'
 import type { SipSecurity } from '../security/sip-security.ts'
 import { routingOutcomeResponse, type RoutingOutcome } from './routing-outcomes.ts'
 import { NextHopResolver } from './next-hop-resolver.ts'
+import { assertIdentity, stripAssertedIdentity } from './asserted-identity.ts'
 
 const log = logger('sip.routing')
 
@@ -73,6 +74,8 @@ export interface RequestPipelineOptions {
   location: LocationService
   /** Known usernames (for 404 vs 480 at the location stage). */
   userExists(username: string): boolean
+  /** users.yaml display name of a user, for the P-Asserted-Identity of its requests (RFC 3325). */
+  displayNameOf?(username: string): string | undefined
   trustedSources: ReadonlySet<string>
   /** Bans, brute-force and flood defences (the `flood` stage, failed digest attempts). */
   security: SipSecurity
@@ -342,13 +345,17 @@ export class RequestPipeline implements TransactionUser {
     const req = ctx.request
     if (req.method === 'ACK') return true // a stray ACK outside any transaction: nothing to do
     if (ctx.trusted) return false
+    stripAssertedIdentity(req)
     const isRegister = req.method === 'REGISTER'
     if (!isRegister && !this.addresses.isLocalHost(req.from.uri.host)) return false
     const proxy = !isRegister
     const r = this.o.auth.verify(req, { proxy })
     if (r.ok) {
       ctx.user = r.username
-      if (proxy) consumeCredentials(req, this.o.auth.realm)
+      if (proxy) {
+        consumeCredentials(req, this.o.auth.realm)
+        assertIdentity(req, r.username, this.addresses.domain, this.o.displayNameOf?.(r.username))
+      }
       return false
     }
     if (r.status === 401 || r.status === 407) {
