@@ -15,7 +15,7 @@ import type { Scheduler, TimerHandle } from '../base/scheduler.ts'
 import { logger } from '../base/log.ts'
 import { CallLeg, assertedDisplayName, type CallEvents } from './sip-leg/call-leg.ts'
 import { bodyOf, newCallId, newTag, SipEndpoint, type ChallengedResponse, type SipEndpointOptions, type SipRequestSink } from './sip-leg/sip-endpoint.ts'
-import { ERROR_CODES, type CallEndCause, type ClientMessage, type ServerMessage } from './protocol.ts'
+import { ERROR_CODES, MAX_CALLS_PER_SESSION, type CallEndCause, type ClientMessage, type ServerMessage } from './protocol.ts'
 
 const log = logger('json.session')
 const decoder = new TextDecoder()
@@ -194,6 +194,9 @@ export class JsonSession implements SipRequestSink, CallEvents {
 
   private placeCall(callId: string, to: string, sdp: string, transferOf?: string): void {
     if (this.calls.has(callId)) return this.error(ERROR_CODES.callExists, `call ${callId} exists already`, { callId })
+    if (this.calls.size >= MAX_CALLS_PER_SESSION) {
+      return this.error(ERROR_CODES.tooManyCalls, `at most ${MAX_CALLS_PER_SESSION} calls at once`, { callId })
+    }
     const target = targetUri(to, this.endpoint.domain)
     if (target === null) return this.error(ERROR_CODES.invalidField, `not a user or SIP URI: ${to.slice(0, 80)}`, { callId, field: '/to' })
     if (target.toLowerCase() === this.endpoint.aor.toLowerCase()) return this.error(ERROR_CODES.selfCall, 'a call to oneself', { callId })
@@ -251,6 +254,10 @@ export class JsonSession implements SipRequestSink, CallEvents {
     if (invite.body.length === 0) {
       // An offerless INVITE would need the client to make the offer: not in version 1.
       this.endpoint.respond(invite, 488, { toTag: newTag(), reason: 'Offer Required' })
+      return
+    }
+    if (this.calls.size >= MAX_CALLS_PER_SESSION) {
+      this.endpoint.respond(invite, 486, { toTag: newTag(), reason: 'Too Many Calls' })
       return
     }
     const callId = `in-${(++incomingSeq).toString(36)}-${newTag()}`

@@ -19,7 +19,7 @@ import type { SipSecurity } from '../sip/security/sip-security.ts'
 import { decodeClientFrame } from './decode.ts'
 import { JsonSession, type SendToClient } from './json-session.ts'
 import type { SipFlowHost } from './sip-leg/sip-endpoint.ts'
-import { ERROR_CODES, JSON_PROTOCOL_VERSION, type ServerMessage } from './protocol.ts'
+import { ERROR_CODES, FRAME_BURST, JSON_PROTOCOL_VERSION, MAX_FRAMES_PER_SECOND, type ServerMessage } from './protocol.ts'
 
 const log = logger('json.signaling')
 
@@ -162,6 +162,10 @@ export class JsonSignalingService {
  */
 export class JsonConnection {
   private readonly nonce = randomBytes(18).toString('base64url')
+  /** Token bucket of frames (MAX_FRAMES_PER_SECOND, FRAME_BURST) and the refusals in a row. */
+  private tokens = FRAME_BURST
+  private refilledAt = performance.now()
+  private refusedInARow = 0
   private session: JsonSession | null = null
   /** What this connection hands its session (compared on close: has another socket taken over?). */
   private readonly toClient: SendToClient = (m) => this.send(m)
@@ -181,6 +185,7 @@ export class JsonConnection {
   /** One frame from the client. */
   receive(frame: string | Uint8Array): void {
     if (this.closed) return
+    if (!this.takeToken()) return
     const decoded = decodeClientFrame(frame)
     if (!decoded.ok) {
       this.service.frameRefused()
@@ -211,6 +216,30 @@ export class JsonConnection {
       default:
         this.send({ type: 'error', code: ERROR_CODES.notLoggedIn, message: `log in before "${m.type}"`, ...('callId' in m ? { callId: m.callId } : {}) })
     }
+  }
+
+  /**
+   * Spends one frame token. Out of tokens, the frame is refused (`rate-limited`, said once
+   * per burst) and, after FRAME_BURST refusals in a row, the connection is closed.
+   */
+  private takeToken(): boolean {
+    const now = performance.now()
+    this.tokens = Math.min(FRAME_BURST, this.tokens + ((now - this.refilledAt) / 1000) * MAX_FRAMES_PER_SECOND)
+    this.refilledAt = now
+    if (this.tokens >= 1) {
+      this.tokens -= 1
+      this.refusedInARow = 0
+      return true
+    }
+    this.service.frameRefused()
+    if (this.refusedInARow++ === 0) {
+      this.send({ type: 'error', code: ERROR_CODES.rateLimited, message: `more than ${MAX_FRAMES_PER_SECOND} frames per second` })
+    }
+    if (this.refusedInARow >= FRAME_BURST) {
+      log.warn('JSON connection closed: frame flood', { source: this.source })
+      this.close()
+    }
+    return false
   }
 
   private async login(id: string, username: string, proof: string): Promise<void> {

@@ -17,6 +17,15 @@ export const JSON_PROTOCOL_VERSION = 1
 export const JSON_SUBPROTOCOL = `patchbay-json.${JSON_PROTOCOL_VERSION}`
 /** Largest frame accepted, bytes (an SDP offer with many candidates stays far below). */
 export const MAX_FRAME_BYTES = 65_536
+/**
+ * Frames per second a connection may send on average (a token bucket of FRAME_BURST): a
+ * softphone sends a few per call; beyond it frames are refused with `rate-limited`, and a
+ * connection that keeps going is closed.
+ */
+export const MAX_FRAMES_PER_SECOND = 50
+export const FRAME_BURST = 200
+/** Calls one session may have in progress at once. */
+export const MAX_CALLS_PER_SESSION = 20
 
 const Id = Type.String({ minLength: 1, maxLength: 64 })
 const CallId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._~-]+$' })
@@ -284,6 +293,8 @@ export const ERROR_CODES = {
   transferFailed: 'transfer-failed',
   /** A `message` was refused by the other side or could not be routed (`status` says why). */
   notDelivered: 'not-delivered',
-  /** The source is banned or rate limited. */
+  /** The source is banned, or this connection sends frames faster than MAX_FRAMES_PER_SECOND. */
   rateLimited: 'rate-limited',
+  /** A `call` beyond MAX_CALLS_PER_SESSION calls in progress. */
+  tooManyCalls: 'too-many-calls',
 } as const

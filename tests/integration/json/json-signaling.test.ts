@@ -152,6 +152,31 @@ describe('bad input gets a defined answer and changes nothing else', () => {
     expect(await client.next('ended', (m) => m.callId === 'dup')).toMatchObject({ cause: 'cancelled', by: 'local' })
   })
 
+  test('a frame flood is refused (rate-limited) and the flooding connection closed; another client is served meanwhile', async () => {
+    const flooder = await connect()
+    const other = await connect()
+    for (let i = 0; i < 1000; i++) flooder.send({ type: 'ping', id: `f${i}` })
+    other.send({ type: 'ping', id: 'calm' })
+    expect(await other.next('pong')).toMatchObject({ id: 'calm' })
+    await Promise.race([flooder.closed, Bun.sleep(3000).then(() => { throw new Error('the flooding connection stayed open') })])
+    const pongs = flooder.received.filter((m) => m.type === 'pong').length
+    const limited = flooder.received.filter((m) => m.type === 'error' && m.code === 'rate-limited')
+    expect(pongs).toBeGreaterThanOrEqual(200) // the burst passes
+    expect(pongs).toBeLessThan(1000)
+    expect(limited).toHaveLength(1) // said once, not per frame
+  })
+
+  test('at most 20 calls at once per session: the 21st gets too-many-calls', async () => {
+    const a = await freshUser()
+    const b = await freshUser()
+    for (let i = 0; i < 20; i++) a.client.send({ type: 'call', callId: `m${i}`, to: b.username, sdp: fakeSdp('webrtc', 'offer') })
+    for (let i = 0; i < 20; i++) await b.client.next('incoming')
+    a.client.send({ type: 'call', callId: 'm20', to: b.username, sdp: fakeSdp('webrtc', 'offer') })
+    expect(await a.client.next('error', (m) => m.callId === 'm20')).toMatchObject({ code: 'too-many-calls' })
+    for (let i = 0; i < 20; i++) a.client.send({ type: 'hangup', callId: `m${i}` })
+    for (let i = 0; i < 20; i++) await a.client.next('ended')
+  })
+
   test('one client\'s garbage does not disturb another client\'s call', async () => {
     const { a, b, incoming } = await connectedCall()
     for (let i = 0; i < 20; i++) b.client.sendRaw('{"type":')
