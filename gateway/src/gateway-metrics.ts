@@ -16,6 +16,7 @@ import type { LocationService } from './sip/registrar/location-service.ts'
 import type { MediaDriver } from './media/media-driver.ts'
 import type { StunBindingService } from './ice/stun-binding-service.ts'
 import type { SipSecurity } from './sip/security/sip-security.ts'
+import type { JsonSignalingService } from './signaling-json/json-signaling-service.ts'
 
 /** The layers the metrics are read from (a Gateway has them all). */
 export interface MetricSources {
@@ -27,6 +28,8 @@ export interface MetricSources {
   media: MediaDriver | null
   stun: StunBindingService | null
   security: SipSecurity
+  /** JSON signaling (`/json`); null when it is off. */
+  jsonSignaling: JsonSignalingService | null
 }
 
 /** The gateway's metrics: render with `text()`, feed the histograms with the observe methods. */
@@ -117,6 +120,11 @@ export function createGatewayMetrics(g: MetricSources): GatewayMetrics {
   gaugeFrom(r, 'sip_registrar_bindings', 'Registered contacts (bindings) in the location service.', () => g.location.size)
   gaugeFrom(r, 'media_sessions', 'Relay sessions open in the media driver.', () => g.media?.activeSessions ?? 0)
   gaugeFrom(r, 'media_anchored_dialogs', 'Established calls whose media the gateway anchors (dialogs it tracks).', () => g.anchoredCalls?.size ?? 0)
+  gaugeFrom(r, 'json_sessions', 'JSON signaling sessions alive (attached, or waiting for an attach after their WebSocket closed).', () => g.jsonSignaling?.sessionCount ?? 0)
+  counterFrom(r, 'json_logins_total', 'JSON signaling logins that succeeded.', () => g.jsonSignaling?.stats.logins ?? 0)
+  counterFrom(r, 'json_login_failures_total', 'JSON signaling logins refused (wrong username or proof).', () => g.jsonSignaling?.stats.loginFailures ?? 0)
+  counterFrom(r, 'json_attaches_total', 'JSON sessions taken over by a new WebSocket (page reloads).', () => g.jsonSignaling?.stats.attaches ?? 0)
+  counterFrom(r, 'json_refused_frames_total', 'JSON frames refused: malformed, unknown, invalid field, too large or over the frame rate.', () => g.jsonSignaling?.stats.refusedFrames ?? 0)
 
   const callSetup = new Histogram({
     name: PREFIX + 'sip_call_setup_seconds',

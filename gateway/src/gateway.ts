@@ -210,7 +210,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
   }) : null
 
   const stun = config.ice.stun.enabled ? new StunBindingService() : null
-  const metrics = createGatewayMetrics({ transport, transactions, proxy, anchoredCalls, location, media, stun, security })
+  const metrics = createGatewayMetrics({ transport, transactions, proxy, anchoredCalls, location, media, stun, security, jsonSignaling })
   const gateway: Gateway = {
     config, scheduler, local, users, transport, transactions, proxy, anchoredCalls, location, security, jsonSignaling, media, stun, metrics,
     bindingsRestored: restored.restored,

@@ -367,3 +367,17 @@ describe('re-attach after a page reload', () => {
     expect(await late.next('error', (m) => m.id === 'late')).toMatchObject({ code: 'auth-failed' })
   })
 })
+
+// Last: the counters include what the tests above did.
+describe('observability', () => {
+  test('/metrics counts JSON sessions, logins, failed logins, attaches and refused frames', async () => {
+    const text = await (await fetch(`${gateway.httpUrl}/metrics`)).text()
+    const value = (name: string) => Number(new RegExp(`^patchbay_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+    expect(text).toContain('# TYPE patchbay_json_sessions gauge')
+    expect(value('json_logins_total')).toBeGreaterThanOrEqual(10)
+    expect(value('json_login_failures_total')).toBeGreaterThanOrEqual(3)
+    expect(value('json_attaches_total')).toBeGreaterThanOrEqual(2)
+    expect(value('json_refused_frames_total')).toBeGreaterThanOrEqual(20)
+    expect(value('json_sessions')).toBeGreaterThanOrEqual(0)
+  })
+})
