@@ -102,6 +102,7 @@ export class RequestPipeline implements TransactionUser {
       { name: 'sanity', run: (c) => this.sanity(c) },
       { name: 'loop', run: (c) => this.loop(c) },
       { name: 'in-dialog', run: (c) => this.inDialog(c) },
+      { name: 'preloaded-route', run: (c) => this.preloadedRoute(c) },
       { name: 'cancel', run: (c) => this.cancel(c) },
       { name: 'local', run: (c) => this.local(c) },
       { name: 'auth', run: (c) => this.authenticate(c) },
@@ -371,6 +372,21 @@ export class RequestPipeline implements TransactionUser {
     }
     log.info('authentication refused', { source: ctx.flow.remoteAddress, username: r.username, status: r.status, reason: r.reason, callId: req.get('call-id') })
     return this.replyStatus(ctx, r.status, r.status === 403 ? 'Forbidden' : undefined)
+  }
+
+  /**
+   * §16.4 outside a dialog: "If the first value in the Route header field indicates this
+   * proxy, the proxy MUST remove that value from the request." A UA that has the gateway as
+   * its outbound proxy (baresip's `outbound`, a PBX trunk) preloads such a Route. Never answers.
+   */
+  private preloadedRoute(ctx: RequestContext): boolean {
+    const req = ctx.request
+    for (let top = req.get('route'); top !== undefined; top = req.get('route')) {
+      const na = parseNameAddr(top)
+      if (!na || !this.addresses.isLocal(na.uri.host, na.uri.port)) break
+      req.removeFirst('route')
+    }
+    return false
   }
 
   /** REGISTER for our domain goes to the registrar (RFC 3261 §10.3); we relay no REGISTER. */
