@@ -19,6 +19,7 @@ import { JsonSignalingClient } from './signaling/json/json-signaling-client.ts'
 import type { SignalingClient, SignalingPreferences } from './signaling/signaling-client.ts'
 import { SipSignalingClient } from './signaling/sip-signaling-client.ts'
 import { CallHistoryStore } from './storage/call-history-store.ts'
+import { ConversationStore } from './storage/conversation-store.ts'
 import { chooseSignalingMode, SettingsStore } from './storage/settings-store.ts'
 import { BrowserTimers } from './util/timers.ts'
 
@@ -67,6 +68,7 @@ const services: AppServices = {
   client,
   settings,
   history: new CallHistoryStore(localStorage),
+  conversations: new ConversationStore(localStorage),
   timers: new BrowserTimers(),
   audio: {
     playTone: (kind: ToneKind | undefined) => (kind ? ringtone.play(kind) : ringtone.stop()),

@@ -20,6 +20,13 @@ export interface BaresipOptions {
   gatewayUdpPort: number
   /** The sine baresip sends, Hz (ausine). */
   toneHz: number
+  /**
+   * Texting (SIP MESSAGE, RFC 3428): baresip 1.0.0 has no `/message <uri> <text>`; its
+   * `contact` module's `message` command sends to the *current contact*, so the contacts file
+   * holds this one and it is selected. Turns the SIP trace on (`-s`): received MESSAGE bodies
+   * are only visible there. Calls are answered by hand then (`answermode=manual`).
+   */
+  textContact?: string
 }
 
 export class Baresip {
@@ -58,17 +65,21 @@ export class Baresip {
       'module          sndfile.so',
       `snd_path        ${dir}`,
       'module_app      account.so',
+      ...(o.textContact ? ['module_app      contact.so'] : []),
       'module_app      menu.so',
       'module_app      ctrl_tcp.so',
       `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`,
       '',
     ].join('\n'))
+    const answermode = o.textContact ? 'manual' : 'auto'
     writeFileSync(join(dir, 'accounts'),
-      `<sip:${o.user}@${o.domain}>;auth_pass=${o.password};outbound="sip:127.0.0.1:${o.gatewayUdpPort};transport=udp";regint=120;answermode=auto;audio_codecs=PCMU,PCMA\n`)
-    const proc = new PeerProcess('baresip', [bin, '-f', dir, '-n', '127.0.0.1'])
+      `<sip:${o.user}@${o.domain}>;auth_pass=${o.password};outbound="sip:127.0.0.1:${o.gatewayUdpPort};transport=udp";regint=120;answermode=${answermode};audio_codecs=PCMU,PCMA\n`)
+    if (o.textContact) writeFileSync(join(dir, 'contacts'), `<${o.textContact}>\n`)
+    const proc = new PeerProcess('baresip', [bin, '-f', dir, '-n', '127.0.0.1', ...(o.textContact ? ['-s'] : [])])
     const phone = new Baresip(dir, sipPort, ctrlPort, proc)
     try {
       await proc.waitFor(/200 OK \(\) \[\d+ binding/, 10_000)
+      if (o.textContact) await phone.command('contact_next')
     } catch (e) {
       await phone.stop()
       throw e
@@ -107,6 +118,31 @@ export class Baresip {
 
   hangup(): Promise<string> {
     return this.command('hangup')
+  }
+
+  /** Sends `text` to the `textContact` (MESSAGE through the gateway; baresip answers the 407 itself). */
+  sendMessage(text: string): Promise<string> {
+    return this.command('message', text)
+  }
+
+  /**
+   * Waits until the SIP trace (`textContact` turns it on) shows a MESSAGE that baresip received
+   * with `text` in its body; returns that request as traced.
+   */
+  async receivedMessage(text: string, timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const found = this.tracedMessages().find((m) => m.startsWith('MESSAGE ') && m.includes(text))
+      if (found) return found
+      if (Date.now() > deadline) throw new Error(`baresip received no MESSAGE with "${text}"\n--- output tail ---\n${this.process.tail()}`)
+      await Bun.sleep(50)
+    }
+  }
+
+  /** The SIP messages in the trace (start line first), in order: each follows a `#` line and a `<proto> <from> -> <to>` line. */
+  tracedMessages(): string[] {
+    const plain = this.process.output().replace(/\x1b\[[0-9;]*m/g, '')
+    return plain.split(/\r?\n#\r?\n/).slice(1).map((block) => block.replace(/^[^\n]*->[^\n]*\n/, ''))
   }
 
   /** The recordings of what baresip heard (one per call), oldest first. */

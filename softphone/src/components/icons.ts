@@ -32,6 +32,9 @@ const PATHS = {
   user: svg`<path d="M20 21v-2a4 4 0 0 0-4-4H8a4 4 0 0 0-4 4v2"/><circle cx="12" cy="7" r="4"/>`,
   'chevron-down': svg`<polyline points="6 9 12 15 18 9"/>`,
   check: svg`<polyline points="20 6 9 17 4 12"/>`,
+  message: svg`<path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/>`,
+  send: svg`<line x1="22" y1="2" x2="11" y2="13"/><polygon points="22 2 15 22 11 13 2 9 22 2"/>`,
+  'chevron-left': svg`<polyline points="15 18 9 12 15 6"/>`,
   shield: svg`<path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z"/>`,
 } satisfies Record<string, SVGTemplateResult>
 

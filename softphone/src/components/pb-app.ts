@@ -3,9 +3,11 @@ import { customElement, property, query, state } from 'lit/decorators.js'
 import { CallController, type CallAudio } from '../controllers/call-controller.ts'
 import { HistoryController } from '../controllers/history-controller.ts'
 import { MediaDevicesController, type OutputSink } from '../controllers/media-devices-controller.ts'
+import { MessagesController } from '../controllers/messages-controller.ts'
 import { RegistrationController } from '../controllers/registration-controller.ts'
 import type { CallSnapshot, SignalingClient } from '../signaling/signaling-client.ts'
 import type { CallHistoryStore } from '../storage/call-history-store.ts'
+import type { ConversationStore } from '../storage/conversation-store.ts'
 import type { SettingsStore } from '../storage/settings-store.ts'
 import type { Timers } from '../util/timers.ts'
 import { formatDuration, partyName } from './format.ts'
@@ -16,6 +18,7 @@ import type { SettingsChange } from './pb-settings.ts'
 import { describeRegistration } from './pb-status.ts'
 import { sharedStyles } from './shared-styles.ts'
 import './pb-call-card.ts'
+import './pb-conversations.ts'
 import './pb-dialer.ts'
 import './pb-history.ts'
 import './pb-incoming-call.ts'
@@ -29,6 +32,8 @@ export interface AppServices {
   readonly client: SignalingClient
   readonly settings: SettingsStore
   readonly history: CallHistoryStore
+  /** Text conversations, one per contact. */
+  readonly conversations: ConversationStore
   readonly timers: Timers
   readonly audio: CallAudio
   /** Speaker selection targets (far-end audio, ringtone). */
@@ -41,7 +46,8 @@ export interface AppServices {
 
 /**
  * The Patchbay softphone: sign-in, registration status, dialer, calls (incoming, waiting,
- * active, on hold), call history and settings. Owns the ReactiveControllers that bridge the
+ * active, on hold), call history, text messages (a tab beside the history, with an unread
+ * badge) and settings. Owns the ReactiveControllers that bridge the
  * SignalingClient into the view; child elements only render and fire events.
  *
  * Keyboard: when no field has focus, typing 0–9, *, # goes to the dial field (or, in a call,
@@ -49,7 +55,7 @@ export interface AppServices {
  *
  * @csspart topbar - the header bar
  * @csspart phone - the main column (dialer or call)
- * @csspart side - the side column (recent calls)
+ * @csspart side - the side column (recent calls and messages)
  */
 @customElement('pb-app')
 export class PbApp extends LitElement {
@@ -84,6 +90,17 @@ export class PbApp extends LitElement {
     .held .title { font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
     .held small { color: var(--pb-text-2); }
     .login-wrap { min-height: calc(100vh - 96px); display: grid; place-items: center; }
+    .tabs { display: flex; gap: 4px; padding: 4px; }
+    .tab {
+      flex: 1; display: inline-flex; align-items: center; justify-content: center; gap: 8px; min-height: 40px;
+      border: none; border-radius: var(--pb-radius-sm); background: transparent; color: var(--pb-text-2); font-weight: 600; font-size: 14px;
+    }
+    .tab:hover { background: var(--pb-surface-2); color: var(--pb-text); }
+    .tab[aria-selected="true"] { background: var(--pb-accent-soft); color: var(--pb-accent-text); }
+    .tab .badge {
+      min-width: 20px; height: 20px; padding: 0 6px; border-radius: 10px; display: inline-grid; place-items: center;
+      background: var(--pb-accent); color: #fff; font-size: 12px; font-weight: 700;
+    }
     .offline {
       display: flex; align-items: center; gap: 10px; padding: 10px 14px; border-radius: var(--pb-radius-sm);
       background: var(--pb-amber-soft); color: var(--pb-amber-text); font-size: 14px; font-weight: 500;
@@ -106,11 +123,16 @@ export class PbApp extends LitElement {
   /** Must be set before the element is connected. */
   @property({ attribute: false }) services!: AppServices
   @state() private settingsOpen = false
+  /** Which panel the side column shows. */
+  @state() private sideTab: 'calls' | 'messages' = 'calls'
+  /** Why the last typed address for a new conversation was refused. */
+  @state() private messageError = ''
   @query('pb-dialer') private dialer?: PbDialer
 
   registration!: RegistrationController
   calls!: CallController
   historyCtl!: HistoryController
+  messages!: MessagesController
   devices!: MediaDevicesController
   private started = false
   private readonly onKey = (event: KeyboardEvent): void => this.handleShortcut(event)
@@ -121,6 +143,7 @@ export class PbApp extends LitElement {
       this.registration = new RegistrationController(this, s.client, s.settings)
       this.calls = new CallController(this, s.client, s.timers, s.audio)
       this.historyCtl = new HistoryController(this, s.client, s.history)
+      this.messages = new MessagesController(this, s.client, s.conversations)
       this.devices = new MediaDevicesController(this, s.client, s.settings, s.sinks, s.devices, s.canSelectOutput)
       this.started = true
       const prefs = s.settings.loadPreferences()
@@ -153,7 +176,8 @@ export class PbApp extends LitElement {
     const active = this.calls.active
     if (active?.state === 'connected') return `${formatDuration(this.calls.durationOf(active))} · ${this.nameOf(active)} — Patchbay`
     if (active) return `Calling ${this.nameOf(active)}… — Patchbay`
-    return 'Patchbay'
+    const unread = this.messages.unreadTotal
+    return unread > 0 ? `(${unread}) Patchbay` : 'Patchbay'
   }
 
   private nameOf(call: CallSnapshot): string {
@@ -193,6 +217,24 @@ export class PbApp extends LitElement {
   }
 
   private onRedial(event: CustomEvent<{ target: string }>): void {
+    this.calls.clearEnded()
+    void this.calls.dial(event.detail.target)
+  }
+
+  private showTab(tab: 'calls' | 'messages'): void {
+    this.sideTab = tab
+    this.messages.setVisible(tab === 'messages')
+  }
+
+  /** Opens the conversation with a typed or listed address, on the Messages tab. */
+  private openConversation(target: string): void {
+    const opened = this.messages.openTarget(target)
+    this.messageError = opened.ok ? '' : opened.message
+    this.showTab('messages')
+    if (opened.ok) void this.updateComplete.then(() => this.renderRoot.querySelector('pb-conversations')?.focus())
+  }
+
+  private onConversationCall(event: CustomEvent<{ target: string }>): void {
     this.calls.clearEnded()
     void this.calls.dial(event.detail.target)
   }
@@ -289,6 +331,23 @@ export class PbApp extends LitElement {
     </section>`
   }
 
+  private renderSideTabs() {
+    const unread = this.messages.unreadTotal
+    const tab = (id: 'calls' | 'messages', label: string, iconName: 'clock' | 'message', extra: unknown = nothing) => html`<button
+        class="tab" role="tab" id=${`tab-${id}`} aria-controls=${`panel-${id}`} aria-selected=${this.sideTab === id ? 'true' : 'false'}
+        tabindex=${this.sideTab === id ? 0 : -1} @click=${() => this.showTab(id)}
+        @keydown=${(e: KeyboardEvent) => {
+          if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return
+          const next = id === 'calls' ? 'messages' : 'calls'
+          this.showTab(next)
+          void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>(`#tab-${next}`)?.focus())
+        }}>${icon(iconName, 16)}${label}${extra}</button>`
+    return html`<div class="card tabs" role="tablist" aria-label="Recent calls and messages">
+      ${tab('calls', 'Recent calls', 'clock')}
+      ${tab('messages', 'Messages', 'message', unread > 0 ? html`<span class="badge">${unread}<span class="sr-only"> unread</span></span>` : nothing)}
+    </div>`
+  }
+
   override render() {
     if (!this.started) return nothing
     const reg = this.registration
@@ -315,9 +374,21 @@ export class PbApp extends LitElement {
             ${c.active?.state === 'connected' ? html`<div class="card quality-card">
               <pb-quality-chart .peerConnection=${this.services.client.getPeerConnection(c.active.id)} .timers=${this.services.timers}></pb-quality-chart>
             </div>` : nothing}
-            <pb-history class="card" .entries=${this.historyCtl.entries}
-              ?redial-disabled=${reg.state.status !== 'registered' || c.calls.length >= 2}
-              @pb-redial=${this.onRedial} @pb-clear-history=${() => this.historyCtl.clear()}></pb-history>
+            ${this.renderSideTabs()}
+            ${this.sideTab === 'calls'
+              ? html`<pb-history class="card" id="panel-calls" role="tabpanel" aria-labelledby="tab-calls" .entries=${this.historyCtl.entries}
+                  ?redial-disabled=${reg.state.status !== 'registered' || c.calls.length >= 2}
+                  @pb-redial=${this.onRedial} @pb-message=${(e: CustomEvent<{ target: string }>) => this.openConversation(e.detail.target)}
+                  @pb-clear-history=${() => this.historyCtl.clear()}></pb-history>`
+              : html`<pb-conversations class="card" id="panel-messages" role="tabpanel" aria-labelledby="tab-messages"
+                  .conversations=${this.messages.conversations} .active=${this.messages.active} .error=${this.messageError}
+                  ?disabled=${reg.state.status !== 'registered'} ?call-disabled=${reg.state.status !== 'registered' || c.calls.length >= 2}
+                  @pb-new-conversation=${(e: CustomEvent<{ target: string }>) => this.openConversation(e.detail.target)}
+                  @pb-open-conversation=${(e: CustomEvent<{ key: string }>) => { this.messageError = ''; this.messages.open(e.detail.key) }}
+                  @pb-close-conversation=${() => this.messages.close()}
+                  @pb-send-message=${(e: CustomEvent<{ text: string }>) => void this.messages.send(e.detail.text)}
+                  @pb-delete-conversation=${(e: CustomEvent<{ key: string }>) => this.messages.remove(e.detail.key)}
+                  @pb-call=${this.onConversationCall}></pb-conversations>`}
           </aside>
         </div>
       </main>

@@ -28,10 +28,16 @@ export function historyDetail(entry: CallHistoryEntry): string {
   return `${dir} · ${OUTCOME_TEXT[entry.outcome]}`
 }
 
+/** What redial (or a message) goes to for a history entry. */
+function targetOf(e: CallHistoryEntry): string {
+  return e.user.includes('@') || e.uri === '' ? e.user : e.uri.replace(/^sips?:/, '')
+}
+
 /**
- * Recent calls, newest first, each with a redial button.
+ * Recent calls, newest first, each with a message and a redial button.
  *
  * @fires pb-redial - `{ detail: { target } }`
+ * @fires pb-message - `{ detail: { target } }`: open the conversation with the entry's party
  * @fires pb-clear-history - the user cleared the list
  * @csspart list - the list element
  * @csspart item - each entry
@@ -56,6 +62,7 @@ export class PbHistory extends LitElement {
     .when { font-size: 12px; color: var(--pb-text-3); white-space: nowrap; }
     .redial { color: var(--pb-green); }
     .redial:hover:not(:disabled) { background: var(--pb-green-soft); color: var(--pb-green-text); }
+    .message:hover:not(:disabled) { background: var(--pb-accent-soft); color: var(--pb-accent-text); }
     .empty { padding: 28px 20px 36px; text-align: center; color: var(--pb-text-3); font-size: 14px; }
     .empty .icon { margin: 0 auto 10px; color: var(--pb-border-strong); }
   `]
@@ -90,8 +97,10 @@ export class PbHistory extends LitElement {
                 <div class="detail">${icon(entryIcon(e), 13)}<span>${historyDetail(e)}${name.toLowerCase() !== e.user.toLowerCase() ? html` · ${e.user}` : nothing}</span></div>
               </div>
               <span class="when">${formatWhen(e.startedAt, now)}</span>
+              <button class="icon-btn message" aria-label=${`Message ${name}`}
+                @click=${() => this.fire('pb-message', { target: targetOf(e) })}>${icon('message', 18)}</button>
               <button class="icon-btn redial" aria-label=${`Call ${name}`} ?disabled=${this.redialDisabled}
-                @click=${() => this.fire('pb-redial', { target: e.user.includes('@') || e.uri === '' ? e.user : e.uri.replace(/^sips?:/, '') })}>${icon('phone', 18)}</button>
+                @click=${() => this.fire('pb-redial', { target: targetOf(e) })}>${icon('phone', 18)}</button>
             </li>`
           })}
         </ul>`}`

@@ -154,7 +154,40 @@ export type CallStartResult =
 /** Result of an action on an existing call; `message` is for the user. */
 export type ActionResult = { readonly ok: true } | { readonly ok: false; readonly message: string }
 
+/** Why a text message was not delivered. */
+export type MessageFailure =
+  /** The user exists but has no registered device (480 Temporarily Unavailable). */
+  | 'offline'
+  /** No such user (404, 604, 484, 410). */
+  | 'not-found'
+  /** Not signed in (nothing was sent). */
+  | 'not-registered'
+  /** What the user typed is not an address, or the text is empty or too long (nothing was sent). */
+  | 'invalid-target'
+  /** Any other failure: timeout, refused, transport error (`statusCode` when the network gave one). */
+  | 'failed'
+
+/** Result of `sendMessage()`: a 2xx from the other side, or why not. */
+export type MessageSendResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: MessageFailure; readonly statusCode?: number; readonly message: string }
+
+/** A text message for this user (SIP MESSAGE, RFC 3428, or a JSON `message`). */
+export interface IncomingTextMessage {
+  /** The sender's AOR, e.g. `sip:bob@patchbay.local`. */
+  readonly from: string
+  /** User part of `from`. */
+  readonly user: string
+  /** The sender's display name, or empty. */
+  readonly displayName: string
+  readonly text: string
+  /** Epoch ms of arrival. */
+  readonly at: number
+}
+
 export interface SignalingEvents {
+  /** A text message arrived (already answered 200 / acknowledged). */
+  message: IncomingTextMessage
   registration: RegistrationState
   /** Any change of any call, including its creation and its end. */
   call: CallSnapshot
@@ -199,6 +232,12 @@ export interface SignalingClient {
   sendDtmf(callId: string, tones: string): boolean
   /** Blind transfer (REFER with Refer-To, RFC 3515). */
   transfer(callId: string, target: string): Promise<ActionResult>
+
+  /**
+   * Sends a text message (SIP MESSAGE with text/plain, RFC 3428, or a JSON `message`) to a
+   * user name, number or SIP URI; resolves once the other side accepted (2xx) or refused it.
+   */
+  sendMessage(target: string, text: string): Promise<MessageSendResult>
 
   /** The call's peer connection, for getStats() and DTMF; undefined before media setup. */
   getPeerConnection(callId: string): RTCPeerConnection | undefined

@@ -19,6 +19,7 @@ import {
   UserAgentState,
   type Core,
   type Invitation,
+  type Message,
   type SessionDescriptionHandlerFactory,
   type UserAgentOptions,
 } from 'sip.js'
@@ -63,6 +64,8 @@ export interface SipRegistrationOptions {
   readonly onRegistered?: () => void
   /** An out-of-dialog INVITE for the current UserAgent (the answer is up to the callee). */
   readonly onInvite: (invitation: Invitation) => void
+  /** An out-of-dialog MESSAGE for the current UserAgent (RFC 3428); accepted 200 when absent. */
+  readonly onMessage?: (message: Message) => void
   /** On sign-in again or sign-out, before the UserAgent stops: end the calls (BYE/CANCEL still go out). */
   readonly beforeDisconnect: () => Promise<void>
 }
@@ -226,6 +229,14 @@ export class SipRegistration {
             return
           }
           this.options.onInvite(invitation)
+        },
+        onMessage: (message) => {
+          if (generation !== this.generation) {
+            void message.reject({ statusCode: 480 }).catch(() => undefined)
+            return
+          }
+          if (this.options.onMessage) this.options.onMessage(message)
+          else void message.accept().catch(() => undefined)
         },
       },
     }

@@ -12,12 +12,14 @@
  *   as soon as the candidate set is usable (at the latest after 500 ms, not 5 s).
  * - `SipCallControl` / `SipCall`: INVITE, answer, 603 decline, hangup, hold, mute, RFC 4733
  *   DTMF, REFER, and the call snapshots.
+ * - `SipMessaging`: text messages (MESSAGE, RFC 3428) out and in.
  */
 import type {
   ActionResult,
   CallSnapshot,
   CallStartResult,
   Credentials,
+  MessageSendResult,
   RegistrationState,
   SignalingClient,
   SignalingEvents,
@@ -28,6 +30,7 @@ import type { FetchLike } from './client-config.ts'
 import { MediaSetup } from './media-setup.ts'
 import { PatchbaySessionDescriptionHandler } from './patchbay-session-description-handler.ts'
 import { SipCallControl } from './sip-call-control.ts'
+import { SipMessaging } from './sip-messaging.ts'
 import { SipRegistration } from './sip-registration.ts'
 import { TypedEmitter } from '../util/emitter.ts'
 
@@ -54,6 +57,7 @@ export class SipSignalingClient implements SignalingClient {
   private readonly media: MediaSetup
   private readonly callControl: SipCallControl
   private readonly sipRegistration: SipRegistration
+  private readonly messaging: SipMessaging
 
   constructor(options: SipSignalingClientOptions) {
     const fetchFn: FetchLike = options.fetch ?? ((input, init) => fetch(input, init))
@@ -86,6 +90,7 @@ export class SipSignalingClient implements SignalingClient {
       },
       onRegistered: () => void this.media.refreshIceServers(),
       onInvite: (invitation) => this.callControl.onIncomingInvite(invitation),
+      onMessage: (message) => this.messaging.onIncoming(message),
       beforeDisconnect: async () => {
         await this.callControl.hangupAll()
         this.media.forgetIceServers()
@@ -96,6 +101,11 @@ export class SipSignalingClient implements SignalingClient {
       media: this.media,
       preferences,
       emit: (type, event) => this.emitter.emit(type, event),
+    })
+    this.messaging = new SipMessaging({
+      registration: this.sipRegistration,
+      displayName: () => this.preferences.displayName,
+      onMessage: (message) => this.emitter.emit('message', message),
     })
   }
 
@@ -165,6 +175,10 @@ export class SipSignalingClient implements SignalingClient {
 
   transfer(callId: string, target: string): Promise<ActionResult> {
     return this.callControl.transfer(callId, target)
+  }
+
+  sendMessage(target: string, text: string): Promise<MessageSendResult> {
+    return this.messaging.send(target, text)
   }
 
   getPeerConnection(callId: string): RTCPeerConnection | undefined {

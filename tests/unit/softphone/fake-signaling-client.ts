@@ -1,13 +1,15 @@
 /**
  * A scriptable SignalingClient for controller and component tests: records every call the
  * UI makes and lets the test play the network (registration changes, incoming calls,
- * call state changes).
+ * call state changes, text messages).
  */
 import type {
   ActionResult,
   CallSnapshot,
   CallStartResult,
   Credentials,
+  IncomingTextMessage,
+  MessageSendResult,
   RegistrationState,
   SignalingClient,
   SignalingEvents,
@@ -24,6 +26,9 @@ export class FakeSignalingClient implements SignalingClient {
   callResult: CallStartResult = { ok: true, callId: 'out-1' }
   answerResult: ActionResult = { ok: true }
   dtmfResult = true
+  /** What `sendMessage` resolves with (a promise lets a test hold the answer back). */
+  messageResult: MessageSendResult | Promise<MessageSendResult> = { ok: true }
+  readonly sentMessages: Array<{ target: string; text: string }> = []
   preferences: Partial<SignalingPreferences> = {}
   lastCredentials: Credentials | undefined
 
@@ -46,6 +51,11 @@ export class FakeSignalingClient implements SignalingClient {
     if (snapshot.state === 'ended') this.live.delete(snapshot.id)
     else this.live.set(snapshot.id, snapshot)
     this.emitter.emit('call', snapshot)
+  }
+
+  /** A text message arrives from `from` (`sip:bob@patchbay.test`). */
+  emitMessage(patch: Partial<IncomingTextMessage> & { text: string }): void {
+    this.emitter.emit('message', { from: 'sip:bob@patchbay.test', user: 'bob', displayName: '', at: 2_000, ...patch })
   }
 
   /** A snapshot with defaults. */
@@ -125,6 +135,12 @@ export class FakeSignalingClient implements SignalingClient {
   async transfer(callId: string, target: string): Promise<ActionResult> {
     this.log.push(`transfer ${callId} ${target}`)
     return { ok: true }
+  }
+
+  async sendMessage(target: string, text: string): Promise<MessageSendResult> {
+    this.log.push(`message ${target} ${text}`)
+    this.sentMessages.push({ target, text })
+    return this.messageResult
   }
 
   getPeerConnection(): RTCPeerConnection | undefined {

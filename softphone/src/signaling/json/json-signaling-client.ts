@@ -15,12 +15,14 @@
  * What SIP over WebSocket cannot do and this does: after a page reload the tab attaches to
  * its session (token in sessionStorage) and keeps its calls, re-offering each connected
  * call on a new RTCPeerConnection. What it does not do (protocol v1): transfer.
+ * `JsonMessaging` carries text messages (`message` / `delivered`).
  */
 import type {
   ActionResult,
   CallSnapshot,
   CallStartResult,
   Credentials,
+  MessageSendResult,
   RegistrationState,
   SignalingClient,
   SignalingEvents,
@@ -34,6 +36,7 @@ import { TypedEmitter } from '../../util/emitter.ts'
 import { JsonCall, remoteParty, type JsonCallHooks } from './json-call.ts'
 import type { JsonConnectionTimings, WebSocketFactory, WebSocketLike } from './json-connection.ts'
 import type { ServerMessage, ServerMessageOf, SessionCall } from './json-protocol.ts'
+import { JsonMessaging } from './json-messaging.ts'
 import { JsonRegistration } from './json-registration.ts'
 
 /** At most this many calls at once (one active, one waiting/on hold); more get 486. */
@@ -78,6 +81,7 @@ export class JsonSignalingClient implements SignalingClient {
   /** Calls ended here (maybe while the connection was down): not restored by an attach. */
   private readonly endedHere = new Set<string>()
   private readonly hooks: JsonCallHooks
+  private readonly messaging: JsonMessaging
 
   constructor(options: JsonSignalingClientOptions) {
     const fetchFn: FetchLike = options.fetch ?? ((input, init) => fetch(input, init))
@@ -98,8 +102,17 @@ export class JsonSignalingClient implements SignalingClient {
       ...options.timings,
       onState: (state) => this.emitter.emit('registration', state),
       onSession: (session, how) => this.onSession(session, how),
-      onSessionGone: () => this.endAll({ reason: 'network', message: 'The connection to the server was lost.' }),
+      onSessionGone: () => {
+        this.endAll({ reason: 'network', message: 'The connection to the server was lost.' })
+        this.messaging.failAll()
+      },
       onMessage: (message) => this.onMessage(message),
+    })
+    this.messaging = new JsonMessaging({
+      send: (message) => this.jsonRegistration.send(message),
+      isRegistered: () => this.jsonRegistration.isRegistered,
+      domain: () => this.jsonRegistration.domain,
+      onMessage: (message) => this.emitter.emit('message', message),
     })
     this.hooks = {
       changed: (snapshot) => this.emitter.emit('call', snapshot),
@@ -148,6 +161,7 @@ export class JsonSignalingClient implements SignalingClient {
       call.finish()
     }
     await this.jsonRegistration.unregister()
+    this.messaging.failAll('Signed out; the message may not have been delivered.')
     this.media.forgetIceServers()
   }
 
@@ -208,6 +222,7 @@ export class JsonSignalingClient implements SignalingClient {
   }
 
   private onMessage(m: ServerMessage): void {
+    if (this.messaging.onServerMessage(m)) return
     switch (m.type) {
       case 'incoming': return this.onIncoming(m)
       case 'ringing': return this.entries.get(m.callId)?.onRinging(m.sdp)
@@ -222,7 +237,7 @@ export class JsonSignalingClient implements SignalingClient {
         if (m.callId !== undefined) this.entries.get(m.callId)?.onError(m)
         return
       default:
-        // message, delivered, candidate (not relayed in v1), pong: nothing to do here.
+        // candidate (not relayed in v1), pong: nothing to do here.
         return
     }
   }
@@ -324,6 +339,10 @@ export class JsonSignalingClient implements SignalingClient {
   async transfer(callId: string, _target: string): Promise<ActionResult> {
     if (!this.entries.has(callId)) return { ok: false, message: 'The call is not connected.' }
     return { ok: false, message: JSON_TRANSFER_UNAVAILABLE }
+  }
+
+  sendMessage(target: string, text: string): Promise<MessageSendResult> {
+    return this.messaging.send(target, text)
   }
 
   getPeerConnection(callId: string): RTCPeerConnection | undefined {

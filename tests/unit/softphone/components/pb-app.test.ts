@@ -5,6 +5,7 @@ import type { AppServices, PbApp } from '../../../../softphone/src/components/pb
 import '../../../../softphone/src/components/pb-app.ts'
 import type { ToneKind } from '../../../../softphone/src/audio/ringtone.ts'
 import { CallHistoryStore } from '../../../../softphone/src/storage/call-history-store.ts'
+import { ConversationStore } from '../../../../softphone/src/storage/conversation-store.ts'
 import { SettingsStore } from '../../../../softphone/src/storage/settings-store.ts'
 import { FakeSignalingClient, MemoryStorage } from '../fake-signaling-client.ts'
 
@@ -21,6 +22,7 @@ function mount(): PbApp {
     client,
     settings: new SettingsStore(storage),
     history: new CallHistoryStore(storage),
+    conversations: new ConversationStore(storage),
     timers: new FakeScheduler(),
     audio: { playTone: (k) => { tones.push(k) }, playRemote: () => {} },
     sinks: [],
