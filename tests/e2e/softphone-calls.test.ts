@@ -100,6 +100,21 @@ describe('softphone calls through the gateway', () => {
     expect((await registration(bob.page)).status).toBe('registered')
   }, TIMEOUT_MS)
 
+  test('bob sees alice by her users.yaml name (P-Asserted-Identity), not the name she set in Settings', async () => {
+    // alice calls herself "Ali Fake" in Settings: that goes in her From display name.
+    await alice.page.getByRole('button', { name: 'Settings', exact: true }).click()
+    await alice.page.getByLabel('Your name').fill('Ali Fake')
+    await alice.page.getByLabel('Your name').press('Tab')
+    await alice.page.locator('pb-settings footer button').click()
+    await alice.page.locator('pb-settings').waitFor({ state: 'detached' })
+    await dial(alice.page, 'bob')
+    await waitForCall(bob.page, (c) => c.state === 'incoming')
+    await bob.page.getByRole('button', { name: 'Answer call from Alice Archer' }).waitFor()
+    expect(await bob.page.getByRole('button', { name: /Ali Fake/ }).count()).toBe(0)
+    await alice.page.getByRole('button', { name: 'Cancel call' }).click()
+    await Promise.all([waitForIdle(alice.page), waitForIdle(bob.page)])
+  }, TIMEOUT_MS)
+
   test('alice calls bob, bob answers, each hears the other', async () => {
     const { ringingMs, mediaMs } = await connectAliceToBob()
     console.log(`call setup: click -> ringing ${ringingMs} ms, answer -> media both ways ${mediaMs} ms`)
@@ -162,6 +177,23 @@ describe('softphone calls through the gateway', () => {
     await waitForTone(bob.page, TONE.alice)
   }, TIMEOUT_MS)
 
+  test('a call to bob while he has two calls: busy, and carol is told why', async () => {
+    // bob talks with alice; alice's second call to bob rings there as a waiting call.
+    await alice.page.evaluate(() => (window as unknown as { __pb: { client: { call(t: string): Promise<unknown> } } }).__pb.client.call('bob'))
+    await waitForCall(bob.page, (c) => c.state === 'incoming')
+    // carol's call is the third: bob's phone answers 486 Busy Here by itself.
+    await dial(carol.page, 'bob')
+    await waitForIdle(carol.page)
+    await carol.page.getByRole('status').filter({ hasText: 'Bob is busy.' }).waitFor()
+    // alice gives up her second call and resumes the first.
+    await alice.page.getByRole('button', { name: 'Cancel call' }).click()
+    await waitForCall(alice.page, (c) => c.onHold)
+    await alice.page.getByRole('button', { name: 'Resume' }).click()
+    await waitForCall(alice.page, (c) => c.state === 'connected' && !c.onHold)
+    expect((await calls(bob.page)).length).toBe(1)
+    await Promise.all([waitForTone(bob.page, TONE.alice), waitForTone(alice.page, TONE.bob)])
+  }, TIMEOUT_MS)
+
   test('alice transfers bob to carol (REFER): bob and carol talk, alice is free', async () => {
     await callControl(alice, 'Transfer')
     await alice.page.locator('pb-call-card input[name="transfer"]').fill('carol')
@@ -175,5 +207,14 @@ describe('softphone calls through the gateway', () => {
     expect((await calls(bob.page)).length).toBe(1)
     await callControl(bob, 'Hang up')
     await Promise.all([waitForIdle(bob.page), waitForIdle(carol.page)])
+  }, TIMEOUT_MS)
+
+  test('carol signs out from the main screen through her account menu', async () => {
+    const account = carol.page.getByRole('button', { name: /^Account: .*carol@patchbay\.test$/ })
+    await account.click()
+    await carol.page.getByRole('menuitem', { name: 'Sign out' }).click()
+    await waitForRegistration(carol.page, 'signed-out')
+    await carol.page.getByRole('button', { name: 'Sign in' }).waitFor()
+    expect(await account.count()).toBe(0)
   }, TIMEOUT_MS)
 })

@@ -17,6 +17,7 @@ import type { SignInDetail } from './pb-login.ts'
 import type { SettingsChange } from './pb-settings.ts'
 import { describeRegistration } from './pb-status.ts'
 import { sharedStyles } from './shared-styles.ts'
+import './pb-account-menu.ts'
 import './pb-call-card.ts'
 import './pb-conversations.ts'
 import './pb-dialer.ts'
@@ -68,9 +69,8 @@ export class PbApp extends LitElement {
     }
     .brand { display: flex; align-items: center; gap: 10px; font-weight: 700; font-size: 17px; letter-spacing: -.01em; }
     .spacer { flex: 1; }
-    .me { display: flex; align-items: center; gap: 8px; min-width: 0; color: var(--pb-text-2); font-size: 14px; font-weight: 600; }
-    .me .avatar { width: 32px; height: 32px; border-radius: 50%; display: grid; place-items: center; background: var(--pb-surface-2); color: var(--pb-text-2); flex: none; }
-    .me .name { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+    pb-account-menu { min-width: 0; }
+    .settings-btn { padding: 0 12px; color: var(--pb-text-2); }
     main { padding: 28px 24px 48px; }
     .layout { display: grid; grid-template-columns: minmax(0, 420px) minmax(0, 520px); gap: 24px; justify-content: center; align-items: start; }
     .phone, .side { display: grid; gap: 16px; }
@@ -111,7 +111,8 @@ export class PbApp extends LitElement {
     @media (max-width: 560px) {
       .topbar { padding: 0 12px; gap: 8px; height: 56px; }
       .brand span { display: none; }
-      .me { display: none; }
+      .settings-btn { width: 40px; padding: 0; }
+      .settings-btn .label { display: none; }
       main { padding: 12px 12px 32px; }
       .layout { gap: 12px; }
       .phone, .side { gap: 12px; }
@@ -356,16 +357,17 @@ export class PbApp extends LitElement {
     const domain = reg.lastAor?.replace(/^sip:[^@]*@/, '') ?? ''
     const account = login ? `${login.user}${domain ? `@${domain}` : ''}` : ''
     const prefs = this.services.settings.loadPreferences()
+    const accountName = reg.accountName || prefs.displayName || ''
     const c = this.calls
     return html`
       <header class="topbar" part="topbar">
         <div class="brand">${logo(28)}<span>Patchbay</span></div>
         <pb-status .state=${reg.state} compact @pb-retry=${() => this.services.client.reconnectNow()}></pb-status>
         <div class="spacer"></div>
-        <div class="me" title=${account}>
-          <span class="avatar" aria-hidden="true">${icon('user', 16)}</span><span class="name">${account}</span>
-        </div>
-        <button class="icon-btn" aria-label="Settings" aria-haspopup="dialog" @click=${this.openSettings}>${icon('settings')}</button>
+        <pb-account-menu .name=${accountName} .address=${account}
+          @pb-sign-out=${this.onSignOut} @pb-open-settings=${this.openSettings}></pb-account-menu>
+        <button class="btn ghost settings-btn" aria-label="Settings" title="Settings" aria-haspopup="dialog" @click=${this.openSettings}>
+          ${icon('settings', 18)}<span class="label" aria-hidden="true">Settings</span></button>
       </header>
       <main>
         <div class="layout">

@@ -81,7 +81,7 @@ export class PbCallCard extends LitElement {
     .ctl button:hover:not(:disabled) { background: var(--pb-surface-2); }
     .ctl button:is([aria-pressed="true"], [aria-expanded="true"]):not(:disabled) { background: var(--pb-text); border-color: var(--pb-text); color: var(--pb-surface); }
     .ctl button.mute[aria-pressed="true"]:not(:disabled) { background: var(--pb-red); border-color: var(--pb-red); color: #fff; }
-    .hangup-row { display: flex; justify-content: center; margin-top: 18px; }
+    .hangup-row { display: flex; flex-direction: column; align-items: center; gap: 6px; margin-top: 18px; font-size: 12px; font-weight: 600; color: var(--pb-text-2); }
     button.hangup {
       width: 68px; height: 68px; border-radius: 50%; border: none; background: var(--pb-red); color: #fff;
       display: grid; place-items: center; box-shadow: 0 6px 16px color-mix(in srgb, var(--pb-red) 32%, transparent);
@@ -196,6 +196,7 @@ export class PbCallCard extends LitElement {
         </div>` : nothing}
         <div class="hangup-row">
           <button class="hangup" part="hangup" aria-label=${ringing ? 'Cancel call' : 'Hang up'} @click=${() => this.fire('pb-hangup')}>${icon('phone-off', 28)}</button>
+          <span aria-hidden="true">${ringing ? 'Cancel call' : 'Hang up'}</span>
         </div>
       `}
     </section>`

@@ -22,6 +22,8 @@ export interface CallAudio {
 
 /** How long an ended call stays on screen with its reason (ms). */
 export const ENDED_DISPLAY_MS = 4000
+/** Ends of an outgoing call that are no failure worth a notice. */
+const QUIET_ENDS = new Set(['local-hangup', 'remote-hangup', 'transferred', 'cancelled', 'answered-elsewhere'])
 /** How long a notice stays (ms). */
 export const NOTICE_DISPLAY_MS = 6000
 
@@ -204,6 +206,10 @@ export class CallController implements ReactiveController {
       }
       if (snapshot.end && snapshot.end.reason === 'missed' && this.active !== undefined) {
         this.showNotice('info', snapshot.end.message)
+      } else if (showEnd && this.active !== undefined && snapshot.end && snapshot.connectedAt === undefined && snapshot.direction === 'outgoing'
+        && !QUIET_ENDS.has(snapshot.end.reason)) {
+        // A call that failed while another one is on screen (e.g. on hold): say why anyway.
+        this.showNotice('error', snapshot.end.message)
       }
     } else if (index >= 0) {
       this.calls[index] = snapshot

@@ -23,6 +23,8 @@ export class RegistrationController implements ReactiveController {
   pending = false
   /** The AOR of the last successful registration (`sip:alice@patchbay.test`). */
   lastAor: string | undefined
+  /** The account's display name as the server reported it at registration, or ''. */
+  accountName = ''
   private unsubscribe: (() => void) | undefined
 
   constructor(
@@ -40,6 +42,7 @@ export class RegistrationController implements ReactiveController {
       this.state = state
       if (state.status === 'registered') {
         this.lastAor = state.aor
+        this.accountName = state.displayName ?? ''
         this.signedIn = true
         this.pending = false
       }

@@ -47,6 +47,10 @@ export function describeCallFailure(statusCode: number, who: string): CallEnd {
       return end('forbidden', 'You are not allowed to make this call.')
     case 503:
       return end('network', 'The phone service is unavailable. Try again in a moment.')
+    // §21.5.3 502 Bad Gateway / §21.5.5 504 Server Time-out: the way to the callee failed.
+    case 502:
+    case 504:
+      return end('network', `${name} could not be reached.`)
     default:
       if (statusCode >= 500) return end('network', `The phone service failed (${statusCode}).`)
       return end('failed', `The call failed (${statusCode}).`)

@@ -28,7 +28,13 @@ export type RegistrationState =
   | { readonly status: 'signed-out' }
   /** Opening the WebSocket and/or sending REGISTER; `attempt` counts tries since the last success. */
   | { readonly status: 'connecting'; readonly attempt: number }
-  | { readonly status: 'registered'; readonly aor: string; readonly since: number }
+  | {
+    readonly status: 'registered'
+    readonly aor: string
+    readonly since: number
+    /** The account's display name as the server knows it (JSON `session.displayName`), when it says. */
+    readonly displayName?: string
+  }
   /** A transient failure; another attempt is scheduled `retryAt` (epoch ms). */
   | {
     readonly status: 'reconnecting'

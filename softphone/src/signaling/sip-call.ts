@@ -28,6 +28,7 @@ import {
   type URI,
 } from 'sip.js'
 import type { ActionResult, CallDirection, CallEnd, CallSnapshot, CallState, RemoteParty } from './signaling-client.ts'
+import { assertedDisplayName } from './asserted-identity.ts'
 import { describeCallFailure } from './failure-text.ts'
 import { insertDtmf } from './dtmf.ts'
 import { isSdpWithHold } from './sdp-hold.ts'
@@ -81,7 +82,8 @@ export class SipCall implements MicrophoneUser {
     const remote = {
       user: identity.uri.user ?? identity.uri.host,
       uri: identity.uri.toString(),
-      displayName: identity.displayName ?? '',
+      // RFC 3325: the gateway's asserted name (users.yaml) before the caller's own From name.
+      displayName: assertedDisplayName(invitation.request.getHeader('P-Asserted-Identity')) || identity.displayName || '',
     }
     return new SipCall(invitation, newSnapshot(invitation.id, 'incoming', remote, 'incoming'), hooks)
   }

@@ -5,6 +5,7 @@
  * that is not text/plain, RFC 3428 §7).
  */
 import { Messager, UserAgent, type Core, type Message } from 'sip.js'
+import { assertedDisplayName } from './asserted-identity.ts'
 import type { IncomingTextMessage, MessageSendResult } from './signaling-client.ts'
 import type { SipCallRegistration } from './sip-call-control.ts'
 import {
@@ -70,6 +71,8 @@ export class SipMessaging {
     }
     void message.accept().catch(() => undefined)
     const from = request.from
-    this.options.onMessage(incomingTextMessage(from.uri.toString(), from.displayName ?? '', request.body ?? ''))
+    // RFC 3325: the gateway's asserted name (users.yaml) before the sender's own From name.
+    const name = assertedDisplayName(request.getHeader('P-Asserted-Identity')) || from.displayName || ''
+    this.options.onMessage(incomingTextMessage(from.uri.toString(), name, request.body ?? ''))
   }
 }

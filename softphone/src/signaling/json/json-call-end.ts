@@ -26,7 +26,7 @@ function sentence(reason: CallEndReason, who: string, statusCode: number): strin
     case 'no-answer': return `${who} did not answer.`
     case 'cancelled': return 'Call cancelled.'
     case 'incompatible': return `${who}'s phone cannot handle this call's audio.`
-    case 'network': return 'The phone service is unavailable. Try again in a moment.'
+    case 'network': return `${who} could not be reached.`
     default: return `The call failed (${statusCode}).`
   }
 }
@@ -62,4 +62,16 @@ export function describeJsonCallEnd(ended: ServerMessageOf<'ended'>, call: Ended
   } as Record<string, CallEndReason>)[ended.cause] ?? 'failed'
   const bySip = describeCallFailure(status, who)
   return end(reason, bySip.reason === reason ? bySip.message : sentence(reason, who, status))
+}
+
+/**
+ * The sentence for an `error` that failed our `transfer` (docs/json-signaling.md,
+ * `transfer-failed` with the `status` of the refused REFER or of the target's call; or a
+ * `transfer` refused as `wrong-state` / `invalid-field`), as SIP mode words a failed NOTIFY.
+ */
+export function transferErrorText(error: ServerMessageOf<'error'>, target: string): string {
+  if (error.code === 'invalid-field') return `Transfer failed: “${target}” is not a valid address.`
+  if (error.code === 'wrong-state') return 'Transfer failed: the call cannot be transferred now.'
+  if (error.status === undefined) return 'Transfer failed.'
+  return `Transfer failed: ${describeCallFailure(error.status, target).message}`
 }

@@ -13,6 +13,10 @@
  * - After an attach: `restartMedia()` makes a new RTCPeerConnection and re-offers (new ICE
  *   credentials and DTLS fingerprint: an ICE restart, RFC 8445 §9).
  * - DTMF: RFC 4733 through RTCDTMFSender (`insertDtmf`), as in SIP mode.
+ * - Blind transfer (RFC 3515 through the gateway): `transfer()` sends `transfer`; the call
+ *   ends with `ended` cause `transferred`, or an `error` `transfer-failed` leaves it up.
+ *   When the other side transfers us (`transfer` from the gateway) the owner places the new
+ *   call (`transferOf`) and `transferredAway()` marks this one, as SIP mode does for a REFER.
  *
  * SDP work is serialised (one negotiation at a time). Actions resolve with results for the
  * user and never throw; the call ends itself (`state: 'ended'` with `end`) on `ended`.
@@ -22,7 +26,7 @@ import { insertDtmf } from '../dtmf.ts'
 import { gatheredLocalDescription } from '../local-description.ts'
 import type { MicrophoneUser } from '../media-setup.ts'
 import { isSdpWithHold } from '../sdp-hold.ts'
-import { describeJsonCallEnd } from './json-call-end.ts'
+import { describeJsonCallEnd, transferErrorText } from './json-call-end.ts'
 import type { ClientMessage, ServerMessageOf } from './json-protocol.ts'
 
 /** How long a `reoffer` may wait for its `answered` (ms): the gateway v1 reports no failed re-INVITE but 481/408. */
@@ -53,6 +57,14 @@ export function remoteParty(peer: string, displayName = ''): RemoteParty {
   return { user, uri, displayName }
 }
 
+/** Options of an outgoing call placed because the far end of another call transferred us. */
+export interface ReferredCall {
+  /** Who transferred us (shown as "Transferred by ..."). */
+  readonly referredBy: string
+  /** The call whose `transfer` request this call follows (sent as `transferOf`). */
+  readonly transferOf: string
+}
+
 function newSnapshot(id: string, direction: CallDirection, remote: RemoteParty, state: CallState): CallSnapshot {
   return { id, direction, remote, state, muted: false, onHold: false, remoteHold: false, createdAt: Date.now(), dtmfSent: '' }
 }
@@ -67,10 +79,17 @@ export class JsonCall implements MicrophoneUser {
   private waitingAnswer: { resolve: (sdp: string | undefined) => void; timer: ReturnType<typeof setTimeout> } | undefined
   private hangupTimer: ReturnType<typeof setTimeout> | undefined
   private queue: Promise<unknown> = Promise.resolve()
+  /** The call whose `transfer` request this outgoing call follows. */
+  private transferOf: string | undefined
+  /** The far end transferred us away to this party (a `transfer` request followed). */
+  private transferredTo: string | undefined
 
-  /** An outgoing call (`dialing`); `start()` sends its `call`. */
-  static outgoing(id: string, remote: RemoteParty, microphone: MediaStream, hooks: JsonCallHooks): JsonCall {
-    return new JsonCall(newSnapshot(id, 'outgoing', remote, 'dialing'), hooks, microphone)
+  /** An outgoing call (`dialing`); `start()` sends its `call` (with `transferOf` when `referred`). */
+  static outgoing(id: string, remote: RemoteParty, microphone: MediaStream, hooks: JsonCallHooks, referred?: ReferredCall): JsonCall {
+    const snapshot = newSnapshot(id, 'outgoing', remote, 'dialing')
+    const call = new JsonCall(referred ? { ...snapshot, referredBy: referred.referredBy } : snapshot, hooks, microphone)
+    call.transferOf = referred?.transferOf
+    return call
   }
 
   /** An incoming call (`incoming`) with the caller's offer. */
@@ -150,7 +169,8 @@ export class JsonCall implements MicrophoneUser {
         const sdp = await gatheredLocalDescription(pc, this.pcConfig, () => pc.createOffer())
         if (this.localEnd) return this.finish() // hung up while gathering: nothing was sent
         if (this.current.state === 'ended') return
-        if (!this.hooks.send({ type: 'call', callId: this.id, to: this.current.remote.uri, sdp })) {
+        const transferOf = this.transferOf !== undefined ? { transferOf: this.transferOf } : {}
+        if (!this.hooks.send({ type: 'call', callId: this.id, to: this.current.remote.uri, sdp, ...transferOf })) {
           this.finish({ reason: 'network', message: 'You are offline.' })
         }
       } catch (error) {
@@ -344,8 +364,41 @@ export class JsonCall implements MicrophoneUser {
     }
   }
 
+  /**
+   * Blind transfer to `uri` (`transfer`, REFER through the gateway, RFC 3515 §2.4.1); `user`
+   * names the target in the snapshot. The gateway sends no "accepted": the transfer stays
+   * `trying` until the call ends `transferred` or an `error` says it failed.
+   */
+  transfer(uri: string, user: string): ActionResult {
+    if (this.current.state !== 'connected') return { ok: false, message: 'The call is not connected.' }
+    if (this.current.transfer?.state === 'trying') return { ok: false, message: 'A transfer is already under way.' }
+    this.update({ transfer: { target: user, state: 'trying' } })
+    if (!this.hooks.send({ type: 'transfer', callId: this.id, to: uri })) {
+      const message = 'Transfer failed: you are offline.'
+      this.update({ transfer: { target: user, state: 'failed', message } })
+      return { ok: false, message }
+    }
+    return { ok: true }
+  }
+
+  /** The far end transferred us to `target` (its `transfer` request is being followed). */
+  transferredAway(target: string): void {
+    this.transferredTo = target
+  }
+
+  /** Following the far end's transfer request failed before the new call started. */
+  transferFailed(target: string, message: string): void {
+    this.update({ transfer: { target, state: 'failed', message } })
+  }
+
   /** An `error` about this call: a refused `call` ends it; a refused `reoffer` fails the hold / resume. */
   onError(error: ServerMessageOf<'error'>): void {
+    const transfer = this.current.transfer
+    if (transfer?.state === 'trying' && (error.code === 'transfer-failed' || error.code === 'wrong-state' || error.code === 'invalid-field')) {
+      this.update({ transfer: { target: transfer.target, state: 'failed', message: transferErrorText(error, transfer.target) } })
+      return
+    }
+    if (error.code === 'transfer-failed') return
     if (this.waitingAnswer) return this.answerWaitersFail()
     if (this.localEnd) return this.finish()
     if (this.current.state === 'dialing' && error.code !== 'wrong-state') {
@@ -360,6 +413,14 @@ export class JsonCall implements MicrophoneUser {
 
   /** `ended` from the gateway. */
   onEnded(ended: ServerMessageOf<'ended'>): void {
+    const transfer = this.current.transfer
+    if (ended.cause === 'transferred' && transfer) {
+      this.update({ transfer: { target: transfer.target, state: 'succeeded' } })
+      return this.finish({ reason: 'transferred', statusCode: ended.status, message: `Transferred to ${transfer.target}.` })
+    }
+    if (this.transferredTo !== undefined && ended.by === 'remote' && (ended.cause === 'hangup' || ended.cause === 'transferred')) {
+      return this.finish({ reason: 'transferred', statusCode: ended.status, message: `Transferred to ${this.transferredTo}.` })
+    }
     const end = this.localEnd ?? describeJsonCallEnd(ended, {
       who: this.who, direction: this.current.direction, wasConnected: this.current.connectedAt !== undefined,
     })

@@ -319,7 +319,7 @@ export class JsonRegistration {
     }
     this.attempt = 0
     this.clearRetry()
-    this.setState({ status: 'registered', aor: m.aor, since: Date.now() })
+    this.setState({ status: 'registered', aor: m.aor, since: Date.now(), ...(m.displayName ? { displayName: m.displayName } : {}) })
     this.options.onSession(m, how)
   }
 

@@ -14,7 +14,8 @@
  *
  * What SIP over WebSocket cannot do and this does: after a page reload the tab attaches to
  * its session (token in sessionStorage) and keeps its calls, re-offering each connected
- * call on a new RTCPeerConnection. What it does not do (protocol v1): transfer.
+ * call on a new RTCPeerConnection. Blind transfer: `transfer` out, and the gateway's
+ * `transfer` request followed with a new `call` (`transferOf`), as SIP mode follows a REFER.
  * `JsonMessaging` carries text messages (`message` / `delivered`).
  */
 import type {
@@ -24,6 +25,7 @@ import type {
   Credentials,
   MessageSendResult,
   RegistrationState,
+  RemoteParty,
   SignalingClient,
   SignalingEvents,
   SignalingPreferences,
@@ -33,7 +35,7 @@ import type { FetchLike } from '../client-config.ts'
 import { parseDialTarget } from '../dial-target.ts'
 import { MediaSetup } from '../media-setup.ts'
 import { TypedEmitter } from '../../util/emitter.ts'
-import { JsonCall, remoteParty, type JsonCallHooks } from './json-call.ts'
+import { JsonCall, remoteParty, type JsonCallHooks, type ReferredCall } from './json-call.ts'
 import type { JsonConnectionTimings, WebSocketFactory, WebSocketLike } from './json-connection.ts'
 import type { ServerMessage, ServerMessageOf, SessionCall } from './json-protocol.ts'
 import { JsonMessaging } from './json-messaging.ts'
@@ -41,9 +43,6 @@ import { JsonRegistration } from './json-registration.ts'
 
 /** At most this many calls at once (one active, one waiting/on hold); more get 486. */
 const MAX_CALLS = 2
-
-/** Shown when the user tries to transfer in JSON mode. */
-export const JSON_TRANSFER_UNAVAILABLE = 'Transfer is not available with JSON signaling (protocol version 1 has no transfer). Switch to SIP signaling in Settings to transfer calls.'
 
 export interface JsonSignalingClientOptions {
   /** The page's origin, used when the user leaves the server empty. */
@@ -233,6 +232,7 @@ export class JsonSignalingClient implements SignalingClient {
         return
       }
       case 'ended': return this.entries.get(m.callId)?.onEnded(m)
+      case 'transfer': return this.followTransfer(m)
       case 'error':
         if (m.callId !== undefined) this.entries.get(m.callId)?.onError(m)
         return
@@ -254,6 +254,22 @@ export class JsonSignalingClient implements SignalingClient {
     this.emitter.emit('call', call.snapshot)
   }
 
+  /**
+   * The far end transfers us (its REFER was accepted by the gateway, RFC 3515 §2.4.2): call
+   * `to` with `transferOf`, so the gateway reports the new call's progress to the transferor.
+   */
+  private followTransfer(m: ServerMessageOf<'transfer'>): void {
+    const call = this.entries.get(m.callId)
+    if (!call || call.snapshot.state === 'ended') return
+    const remote = remoteParty(m.to)
+    const old = call.snapshot.remote
+    const referredBy = old.displayName || old.user || (m.by !== undefined ? remoteParty(m.by).user : '')
+    call.transferredAway(remote.user)
+    void this.startOutgoing(remote, { referredBy, transferOf: call.id }).then((result) => {
+      if (!result.ok) call.transferFailed(remote.user, result.message)
+    })
+  }
+
   private endAll(end: { reason: 'network'; message: string }): void {
     for (const call of [...this.entries.values()]) call.finish(end)
   }
@@ -268,12 +284,17 @@ export class JsonSignalingClient implements SignalingClient {
     const parsed = parseDialTarget(target, domain)
     if (!parsed.ok) return { ok: false, reason: 'invalid-target', message: parsed.message }
     if (this.calls.length >= MAX_CALLS) return { ok: false, reason: 'failed', message: 'Hang up one of your calls first.' }
+    return this.startOutgoing({ user: parsed.user, uri: parsed.uri, displayName: '' })
+  }
+
+  /** ICE servers, microphone, the connected call on hold, then the `call` (with `transferOf` when `referred`). */
+  private async startOutgoing(remote: RemoteParty, referred?: ReferredCall): Promise<CallStartResult> {
     const ice = await this.media.prepareIce()
     if (!ice.ok) return ice
     const mic = await this.media.acquireMicrophone()
     if (!mic.ok) return mic
     await this.holdConnected()
-    const call = JsonCall.outgoing(newCallId(), { user: parsed.user, uri: parsed.uri, displayName: '' }, mic.stream, this.hooks)
+    const call = JsonCall.outgoing(newCallId(), remote, mic.stream, this.hooks, referred)
     this.entries.set(call.id, call)
     this.emitter.emit('call', call.snapshot)
     void call.start()
@@ -335,10 +356,17 @@ export class JsonSignalingClient implements SignalingClient {
     return this.entries.get(callId)?.sendDtmf(tones) ?? false
   }
 
-  /** JSON signaling v1 has no transfer message: always `{ ok: false }` with a sentence for the user. */
-  async transfer(callId: string, _target: string): Promise<ActionResult> {
-    if (!this.entries.has(callId)) return { ok: false, message: 'The call is not connected.' }
-    return { ok: false, message: JSON_TRANSFER_UNAVAILABLE }
+  /**
+   * Blind transfer (`transfer`, a REFER by the gateway, RFC 3515): the snapshot's `transfer`
+   * goes `trying`, then `succeeded` as the call ends `transferred`, or `failed` on an `error`.
+   */
+  async transfer(callId: string, target: string): Promise<ActionResult> {
+    const call = this.entries.get(callId)
+    const domain = this.jsonRegistration.domain
+    if (!call || call.snapshot.state !== 'connected' || domain === undefined) return { ok: false, message: 'The call is not connected.' }
+    const parsed = parseDialTarget(target, domain)
+    if (!parsed.ok) return { ok: false, message: parsed.message }
+    return call.transfer(parsed.uri, parsed.user)
   }
 
   sendMessage(target: string, text: string): Promise<MessageSendResult> {

@@ -217,4 +217,52 @@ describe('<pb-app>', () => {
     expect(client.log).toContain('unregister')
     expect(deepQuery(app, 'pb-login')).not.toBeNull()
   })
+
+  test('the header names the account (display name and address) and signs out from its menu', async () => {
+    new SettingsStore(storage).saveLogin({ server: '', user: 'alice', password: 'pw', remember: true })
+    app = mount()
+    await settle()
+    client.setRegistration({ status: 'registered', aor: 'sip:alice@patchbay.test', since: 1, displayName: 'Alice Archer' })
+    await settle()
+    const chip = deepQuery<HTMLButtonElement>(app, 'pb-account-menu button.chip')!
+    expect(chip.getAttribute('aria-label')).toBe('Account: Alice Archer, alice@patchbay.test')
+    expect(chip.getAttribute('aria-haspopup')).toBe('menu')
+    expect(chip.getAttribute('aria-expanded')).toBe('false')
+    expect(deepText(chip)).toContain('Alice Archer')
+    expect(deepText(chip)).toContain('alice@patchbay.test')
+    chip.click()
+    await settle()
+    expect(chip.getAttribute('aria-expanded')).toBe('true')
+    const items = deepQueryAll<HTMLButtonElement>(app, 'pb-account-menu [role="menuitem"]')
+    expect(items.map((i) => deepText(i).trim())).toEqual(['Settings', 'Sign out'])
+    items[1]!.click()
+    await settle()
+    expect(client.log).toContain('unregister')
+    expect(deepQuery(app, 'pb-login')).not.toBeNull()
+  })
+
+  test('the account menu: the Settings display name when the server gives none; Escape closes; Settings opens the sheet', async () => {
+    new SettingsStore(storage).savePreferences({ displayName: 'Ali' })
+    await signedIn()
+    const chip = deepQuery<HTMLButtonElement>(app, 'pb-account-menu button.chip')!
+    expect(chip.getAttribute('aria-label')).toBe('Account: Ali, alice@patchbay.test')
+    chip.click()
+    await settle()
+    const menu = deepQuery<HTMLElement>(app, 'pb-account-menu [role="menu"]')!
+    menu.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true, composed: true }))
+    await settle()
+    expect(deepQuery(app, 'pb-account-menu [role="menu"]')).toBeNull()
+    chip.click()
+    await settle()
+    deepQueryAll<HTMLButtonElement>(app, 'pb-account-menu [role="menuitem"]')[0]!.click()
+    await settle()
+    expect(deepQuery(app, 'pb-settings')).not.toBeNull()
+  })
+
+  test('the Settings button has a visible label, an accessible name and a tooltip', async () => {
+    await signedIn()
+    const settings = deepQuery<HTMLButtonElement>(app, 'header button[aria-label="Settings"]')!
+    expect(settings.getAttribute('title')).toBe('Settings')
+    expect(deepText(settings).trim()).toBe('Settings')
+  })
 })

@@ -84,6 +84,21 @@ describe('CallController', () => {
     expect(ctl.ended).toBeUndefined()
   })
 
+  test('a call that fails while another is on hold says why in a notice', () => {
+    client.emitCall(snap({ id: 'a', state: 'connected', connectedAt: now, onHold: true }))
+    client.emitCall(snap({ id: 'o', state: 'dialing' }))
+    client.emitCall(snap({ id: 'o', state: 'ended', end: { reason: 'busy', statusCode: 486, message: 'Bob is busy.' } }))
+    expect(ctl.active?.id).toBe('a')
+    expect(ctl.notice).toMatchObject({ kind: 'error', text: 'Bob is busy.' })
+  })
+
+  test('a call cancelled while another is on hold gives no notice', () => {
+    client.emitCall(snap({ id: 'a', state: 'connected', connectedAt: now, onHold: true }))
+    client.emitCall(snap({ id: 'o', state: 'dialing' }))
+    client.emitCall(snap({ id: 'o', state: 'ended', end: { reason: 'cancelled', message: 'Call cancelled.' } }))
+    expect(ctl.notice).toBeUndefined()
+  })
+
   test('hanging up yourself goes straight back to the dialer', () => {
     client.emitCall(snap({ id: 'a', state: 'connected', connectedAt: now }))
     client.emitCall(snap({ id: 'a', state: 'ended', connectedAt: now, end: { reason: 'local-hangup', message: 'Call ended.' } }))

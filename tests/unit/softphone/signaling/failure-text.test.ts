@@ -13,7 +13,11 @@ describe('describeCallFailure', () => {
     [488, 'incompatible', "Bob's phone cannot handle this call's audio."],
     [403, 'forbidden', 'You are not allowed to make this call.'],
     [503, 'network', 'The phone service is unavailable. Try again in a moment.'],
-    [502, 'network', 'The phone service failed (502).'],
+    [502, 'network', 'Bob could not be reached.'],
+    [504, 'network', 'Bob could not be reached.'],
+    [500, 'network', 'The phone service failed (500).'],
+    [606, 'incompatible', "Bob's phone cannot handle this call's audio."],
+    [600, 'busy', 'Bob is busy.'],
     [499, 'failed', 'The call failed (499).'],
   ] as const)('%i -> %s', (code, reason, message) => {
     expect(describeCallFailure(code, 'Bob')).toEqual({ reason, statusCode: code, message })

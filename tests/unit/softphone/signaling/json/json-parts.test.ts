@@ -5,7 +5,7 @@
 import { describe, expect, test } from 'bun:test'
 import { createHash, createHmac } from 'node:crypto'
 import { loginProof } from '../../../../../softphone/src/signaling/json/login-proof.ts'
-import { describeJsonCallEnd } from '../../../../../softphone/src/signaling/json/json-call-end.ts'
+import { describeJsonCallEnd, transferErrorText } from '../../../../../softphone/src/signaling/json/json-call-end.ts'
 import { parseServerFrame } from '../../../../../softphone/src/signaling/json/json-protocol.ts'
 import { remoteParty } from '../../../../../softphone/src/signaling/json/json-call.ts'
 import { parseClientConfig } from '../../../../../softphone/src/signaling/client-config.ts'
@@ -59,6 +59,28 @@ describe('ended -> CallEnd', () => {
     expect(describeJsonCallEnd(ended('busy', 486), out).message).toBe('Bob is busy.')
     expect(describeJsonCallEnd(ended('hangup', 200), out).message).toBe('Bob hung up.')
     expect(describeJsonCallEnd(ended('failed', 408, 'gateway'), out).message).toBe('The call failed (408).')
+  })
+
+  test('every failure a user can meet says why: busy, declined, not found, unreachable, no common codec', () => {
+    expect(describeJsonCallEnd(ended('busy', 600), out).message).toBe('Bob is busy.')
+    expect(describeJsonCallEnd(ended('declined', 603), out).message).toBe('Bob declined the call.')
+    expect(describeJsonCallEnd(ended('declined', 403), out).message).toBe('Bob declined the call.')
+    expect(describeJsonCallEnd(ended('not-found', 404), out).message).toBe('Bob was not found. Check the name or number.')
+    expect(describeJsonCallEnd(ended('not-found', 484), out).message).toBe('The number is incomplete.')
+    expect(describeJsonCallEnd(ended('unreachable', 504, 'gateway'), out).message).toBe('Bob could not be reached.')
+    expect(describeJsonCallEnd(ended('unreachable', 502, 'gateway'), out).message).toBe('Bob could not be reached.')
+    expect(describeJsonCallEnd(ended('unreachable', 503, 'gateway'), out).message).toBe('The phone service is unavailable. Try again in a moment.')
+    for (const status of [488, 606, 415]) {
+      expect(describeJsonCallEnd(ended('incompatible-media', status), out)).toMatchObject({ reason: 'incompatible', message: "Bob's phone cannot handle this call's audio." })
+    }
+  })
+
+  test('a failed transfer says why', () => {
+    const error = (code: string, status?: number) => ({ type: 'error', code, message: 'x', callId: 'c1', ...(status !== undefined ? { status } : {}) }) as Parameters<typeof transferErrorText>[0]
+    expect(transferErrorText(error('transfer-failed', 486), 'carol')).toBe('Transfer failed: carol is busy.')
+    expect(transferErrorText(error('transfer-failed', 404), 'carol')).toBe('Transfer failed: carol was not found. Check the name or number.')
+    expect(transferErrorText(error('transfer-failed'), 'carol')).toBe('Transfer failed.')
+    expect(transferErrorText(error('invalid-field'), 'x y')).toBe('Transfer failed: “x y” is not a valid address.')
   })
 
   test('an incoming call the caller cancelled is missed; one we declined says so', () => {

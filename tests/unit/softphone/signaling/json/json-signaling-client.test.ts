@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, test } from 'bun:test'
 import { createHash, createHmac } from 'node:crypto'
-import { JsonSignalingClient, JSON_TRANSFER_UNAVAILABLE } from '../../../../../softphone/src/signaling/json/json-signaling-client.ts'
+import { JsonSignalingClient } from '../../../../../softphone/src/signaling/json/json-signaling-client.ts'
 import { JSON_SESSION_KEY } from '../../../../../softphone/src/signaling/json/json-registration.ts'
 import type { CallSnapshot } from '../../../../../softphone/src/signaling/signaling-client.ts'
 import { eventually, fakeFetch, FakePeerConnection, fakeSdp, FakeStream, FakeWebSocket, flush, MemoryStorage } from './fakes.ts'
@@ -317,14 +317,6 @@ describe('calls', () => {
     const dtmf = FakePeerConnection.all[0]!.transceivers[0]!.sender.dtmf
     expect(dtmf.inserted).toEqual([['12#', 160, 80]])
     expect(h.client.calls[0]?.dtmfSent).toBe('12#')
-  })
-
-  test('transfer is not available in JSON mode and says so', async () => {
-    const h = setup()
-    const ws = await signIn(h)
-    const callId = await connectedCall(h, ws)
-    expect(await h.client.transfer(callId, 'carol')).toEqual({ ok: false, message: JSON_TRANSFER_UNAVAILABLE })
-    expect(ws.sent.some((m) => m.type !== 'login' && m.type !== 'call')).toBe(false)
   })
 })
 
