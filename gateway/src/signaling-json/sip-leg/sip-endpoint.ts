@@ -105,6 +105,9 @@ export class SipEndpoint {
       },
       () => this.close(),
     )
+    // The session logged in with the HMAC proof: its own requests skip the digest round trip
+    // (the registrar still checks that a REGISTER names this user's AOR).
+    this.flow.authenticatedUser = o.user.username
     o.host.wsOpened(this.flow)
   }
 

@@ -350,6 +350,17 @@ export class RequestPipeline implements TransactionUser {
     const isRegister = req.method === 'REGISTER'
     if (!isRegister && !this.addresses.isLocalHost(req.from.uri.host)) return false
     const proxy = !isRegister
+    const pre = ctx.flow.authenticatedUser
+    if (pre !== undefined) {
+      // A flow the gateway made for a user it authenticated already (JSON signaling): that
+      // user's own requests pass; a request in anyone else's name is challenged as usual.
+      const claimed = (isRegister ? req.to : req.from).uri
+      if (claimed.user !== null && decodeUser(claimed.user) === pre && this.addresses.isLocalHost(claimed.host)) {
+        ctx.user = pre
+        if (proxy) assertIdentity(req, pre, this.addresses.domain, this.o.displayNameOf?.(pre))
+        return false
+      }
+    }
     const r = this.o.auth.verify(req, { proxy })
     if (r.ok) {
       ctx.user = r.username

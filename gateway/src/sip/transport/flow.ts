@@ -25,6 +25,12 @@ export interface Flow {
   /** False once the connection closed (always true for UDP). */
   readonly open: boolean
   /**
+   * The user this flow speaks for, already authenticated another way: set only on flows the
+   * gateway makes itself for a JSON signaling session (its HMAC login, docs/json-signaling.md).
+   * That user's requests over the flow need no digest challenge; anyone else's still do.
+   */
+  readonly authenticatedUser?: string
+  /**
    * Sends one complete SIP message. Returns false if the flow is closed or the send failed;
    * the transaction layer maps that to a transport error (RFC 3261 §8.1.3.1: 503).
    */

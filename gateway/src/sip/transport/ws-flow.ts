@@ -18,6 +18,8 @@ export class WsFlow implements Flow {
   readonly localAddress: string
   readonly localPort: number
   open = true
+  /** {@inheritDoc Flow.authenticatedUser} */
+  authenticatedUser: string | undefined = undefined
 
   constructor(
     readonly transport: 'WS' | 'WSS',

@@ -348,3 +348,26 @@ describe('flood defence', () => {
     })
   })
 })
+
+describe('flows the gateway made for an authenticated user (JSON signaling sessions)', () => {
+  test('that user\'s REGISTER and MESSAGE pass without a challenge; a request in another user\'s name is challenged', () => {
+    const { gw } = gateway()
+    const p = new Peer(gw, '192.0.2.30', 5070, 'TCP')
+    Object.assign(p.flow, { authenticatedUser: 'alice' })
+    const [own] = p.send('REGISTER', { from: 'alice' })
+    expect(own?.status).toBe(200)
+    const [other] = p.send('REGISTER', { from: 'bob' })
+    expect(other?.status).toBe(401)
+    const [message] = p.send('MESSAGE', { from: 'alice', to: 'carol', ruri: `sip:carol@${TEST_DOMAIN}` })
+    expect(message?.status).toBe(480) // routed (carol is not registered), not challenged
+    const [spoofed] = p.send('MESSAGE', { from: 'bob', to: 'carol', ruri: `sip:carol@${TEST_DOMAIN}` })
+    expect(spoofed?.status).toBe(407)
+  })
+
+  test('an ordinary flow is challenged for the same requests', () => {
+    const { gw } = gateway()
+    const p = new Peer(gw, '192.0.2.31', 5071, 'TCP')
+    expect(p.send('REGISTER', { from: 'alice' })[0]?.status).toBe(401)
+    expect(p.send('MESSAGE', { from: 'alice', to: 'carol', ruri: `sip:carol@${TEST_DOMAIN}` })[0]?.status).toBe(407)
+  })
+})
