@@ -144,7 +144,7 @@ export function renderSignaling(data: SignalingData): { headline: Row[]; section
     `### SIP over WebSocket vs JSON signaling (\`bun run bench:signaling\`${quick ? ' --quick' : ''})`,
     '',
     `${date}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGB} GB, Bun ${machine.bun}, Chromium ${browser[0]?.chromium ?? '-'}; ` +
-    `load average ${loadStart.join(' ')} at start, ${loadEnd.join(' ')} at end (a shared machine: the generator, the gateway and others' browser tests on 2 cores). ` +
+    `load average ${loadStart.join(' ')} at start, ${loadEnd.join(' ')} at end (the generator and the gateway share the machine's cores; other work may run beside them). ` +
     `Authentication as deployed: SIP digest (REGISTER 401, INVITE 407), JSON HMAC challenge; SDP: the Chrome offer/answer of bench/fixtures/chrome-*.sdp (1.7-1.8 KB each, host, srflx and relay candidates).`,
     '',
     markdownTable(headline),
