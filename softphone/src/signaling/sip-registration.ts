@@ -28,7 +28,7 @@ import { loadClientConfig, normaliseServer, webSocketUrl, type ClientConfig, typ
 import { describeRegistrationFailure, UNREACHABLE_TEXT } from './failure-text.ts'
 import { SIP_ICE_GATHERING_TIMEOUT_MS } from './ice-gathering-policy.ts'
 import type { IceServerAccount } from './media-setup.ts'
-import { reconnectDelayMs } from './reconnect-backoff.ts'
+import { ReconnectSchedule } from './reconnect-backoff.ts'
 
 /** Seconds between CRLF keepalives on the WebSocket (SIP.js picks 80–100 % of this). */
 const KEEPALIVE_INTERVAL_S = 25
@@ -84,8 +84,7 @@ export class SipRegistration {
   private credentials: (Credentials & { origin: string }) | undefined
   private config: ClientConfig | undefined
   private shouldBeRegistered = false
-  private attempt = 0
-  private retryTimer: ReturnType<typeof setTimeout> | undefined
+  private readonly retry = new ReconnectSchedule(() => (this.options.random ?? Math.random)())
   private registerInFlight = false
   /** Bumped on every sign-in/out so that late callbacks of an old UserAgent are ignored. */
   private generation = 0
@@ -135,7 +134,7 @@ export class SipRegistration {
     this.credentials = { ...credentials, origin }
     this.options.onSignIn?.(credentials)
     this.shouldBeRegistered = true
-    this.attempt = 0
+    this.retry.attempt = 0
     this.setState({ status: 'connecting', attempt: 0 })
     await this.connect(generation)
   }
@@ -260,7 +259,7 @@ export class SipRegistration {
       })
       this.registerer = registerer
     }
-    if (this.current.status !== 'registered') this.setState({ status: 'connecting', attempt: this.attempt })
+    if (this.current.status !== 'registered') this.setState({ status: 'connecting', attempt: this.retry.attempt })
     this.registerInFlight = true
     const registerer = this.registerer
     // A REGISTER sent on a WebSocket that has since closed is not cancelled by SIP.js: its
@@ -282,7 +281,7 @@ export class SipRegistration {
           this.registerInFlight = false
           const code = response.message.statusCode ?? 0
           const failure = describeRegistrationFailure(code)
-          this.clearRetry()
+          this.retry.clear()
           if (failure.permanent) {
             this.shouldBeRegistered = false
             this.setState({ status: 'failed', reason: failure.reason, message: failure.message, statusCode: code })
@@ -306,8 +305,8 @@ export class SipRegistration {
   private markRegistered(): void {
     // The ICE servers (TURN credentials) once the password is known to be right.
     if (this.current.status !== 'registered') this.options.onRegistered?.()
-    this.attempt = 0
-    this.clearRetry()
+    this.retry.attempt = 0
+    this.retry.clear()
     this.setState({ status: 'registered', aor: `sip:${this.credentials?.user}@${this.config?.domain}`, since: Date.now() })
   }
 
@@ -326,38 +325,30 @@ export class SipRegistration {
 
   private scheduleRetry(reason: ReconnectReason, message: string, statusCode?: number): void {
     if (!this.shouldBeRegistered) return
-    this.clearRetry()
-    this.attempt += 1
-    const delay = reconnectDelayMs(this.attempt, (this.options.random ?? Math.random)())
+    const generation = this.generation
+    const retryAt = this.retry.next(() => {
+      if (generation === this.generation) this.retryNow()
+    })
     this.setState({
-      status: 'reconnecting', reason, message, attempt: this.attempt, retryAt: Date.now() + delay,
+      status: 'reconnecting', reason, message, attempt: this.retry.attempt, retryAt,
       ...(statusCode !== undefined ? { statusCode } : {}),
     })
-    const generation = this.generation
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined
-      if (generation === this.generation) this.retryNow()
-    }, delay)
   }
 
   private retryNow(): void {
-    this.clearRetry()
+    this.retry.clear()
     const generation = this.generation
     if (this.ua?.isConnected()) {
       this.sendRegister(generation)
     } else {
-      this.setState({ status: 'connecting', attempt: this.attempt })
+      this.setState({ status: 'connecting', attempt: this.retry.attempt })
       void this.connect(generation)
     }
   }
 
-  private clearRetry(): void {
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
-    this.retryTimer = undefined
-  }
 
   private async teardown(): Promise<void> {
-    this.clearRetry()
+    this.retry.clear()
     await this.options.beforeDisconnect()
     const ua = this.ua
     const registerer = this.registerer

@@ -12,7 +12,7 @@ import type { Credentials, RegistrationState } from '../signaling-client.ts'
 import { loadClientConfig, normaliseServer, webSocketUrl, type ClientConfig, type FetchLike } from '../client-config.ts'
 import { UNREACHABLE_TEXT } from '../failure-text.ts'
 import type { IceServerAccount } from '../media-setup.ts'
-import { reconnectDelayMs } from '../reconnect-backoff.ts'
+import { ReconnectSchedule } from '../reconnect-backoff.ts'
 import { JsonConnection, type JsonConnectionTimings, type WebSocketFactory } from './json-connection.ts'
 import type { ClientMessage, ServerMessage, ServerMessageOf } from './json-protocol.ts'
 import { loginProof } from './login-proof.ts'
@@ -75,8 +75,7 @@ export class JsonRegistration {
   private connection: JsonConnection | undefined
   private token: string | undefined
   private shouldBeRegistered = false
-  private attempt = 0
-  private retryTimer: ReturnType<typeof setTimeout> | undefined
+  private readonly retry = new ReconnectSchedule(() => (this.options.random ?? Math.random)())
   private requestSeq = 0
   /** The challenge of the current connection (a refused attach falls back to a login with it). */
   private challenge: ServerMessageOf<'challenge'> | undefined
@@ -137,7 +136,7 @@ export class JsonRegistration {
     this.credentials = { ...credentials, origin }
     this.token = stored && stored.origin === origin && stored.user === credentials.user ? stored.token : undefined
     this.shouldBeRegistered = true
-    this.attempt = 0
+    this.retry.attempt = 0
     this.setState({ status: 'connecting', attempt: 0 })
     await this.connect(generation)
   }
@@ -154,7 +153,7 @@ export class JsonRegistration {
     this.credentials = { server: stored.origin, origin: stored.origin, user: stored.user, password: '' }
     this.token = stored.token
     this.shouldBeRegistered = true
-    this.attempt = 0
+    this.retry.attempt = 0
     this.setState({ status: 'connecting', attempt: 0 })
     void this.connect(generation)
     return true
@@ -171,8 +170,8 @@ export class JsonRegistration {
   /** While waiting to reconnect: try again now. */
   reconnectNow(): void {
     if (this.shouldBeRegistered && this.current.status === 'reconnecting') {
-      this.clearRetry()
-      this.setState({ status: 'connecting', attempt: this.attempt })
+      this.retry.clear()
+      this.setState({ status: 'connecting', attempt: this.retry.attempt })
       void this.connect(this.generation)
     }
   }
@@ -182,13 +181,13 @@ export class JsonRegistration {
     this.options.networkEvents?.removeEventListener('online', this.onOnline)
     this.shouldBeRegistered = false
     this.generation++
-    this.clearRetry()
+    this.retry.clear()
     this.connection?.close()
     this.connection = undefined
   }
 
   private teardown(logout: boolean): void {
-    this.clearRetry()
+    this.retry.clear()
     const hadSession = this.token !== undefined
     if (logout && this.connection?.isOpen && this.current.status === 'registered') this.connection.send({ type: 'logout' })
     this.connection?.close()
@@ -317,8 +316,8 @@ export class JsonRegistration {
         // storage full or unavailable: no re-attach after a reload
       }
     }
-    this.attempt = 0
-    this.clearRetry()
+    this.retry.attempt = 0
+    this.retry.clear()
     this.setState({ status: 'registered', aor: m.aor, since: Date.now(), ...(m.displayName ? { displayName: m.displayName } : {}) })
     this.options.onSession(m, how)
   }
@@ -348,24 +347,16 @@ export class JsonRegistration {
 
   private scheduleRetry(reason: ReconnectReason, message: string, statusCode?: number): void {
     if (!this.shouldBeRegistered) return
-    this.clearRetry()
-    this.attempt += 1
-    const delay = reconnectDelayMs(this.attempt, (this.options.random ?? Math.random)())
+    const generation = this.generation
+    const retryAt = this.retry.next(() => {
+      if (generation === this.generation) this.reconnectNow()
+    })
     this.setState({
-      status: 'reconnecting', reason, message, attempt: this.attempt, retryAt: Date.now() + delay,
+      status: 'reconnecting', reason, message, attempt: this.retry.attempt, retryAt,
       ...(statusCode !== undefined ? { statusCode } : {}),
     })
-    const generation = this.generation
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined
-      if (generation === this.generation) this.reconnectNow()
-    }, delay)
   }
 
-  private clearRetry(): void {
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
-    this.retryTimer = undefined
-  }
 
   private setState(state: RegistrationState): void {
     this.current = state
