@@ -23,6 +23,9 @@ import { ERROR_CODES, FRAME_BURST, JSON_PROTOCOL_VERSION, MAX_FRAMES_PER_SECOND,
 
 const log = logger('json.signaling')
 
+/** Client messages that end a call or the session: never refused by the frame budget. */
+const ENDING_TYPES: ReadonlySet<string> = new Set(['hangup', 'reject', 'logout'])
+
 export interface JsonSignalingOptions {
   host: SipFlowHost
   scheduler: Scheduler
@@ -182,11 +185,16 @@ export class JsonConnection {
     this.send({ type: 'challenge', version: JSON_PROTOCOL_VERSION, realm: service.realm, nonce: this.nonce, algorithm: 'HMAC-SHA-256' })
   }
 
-  /** One frame from the client. */
+  /**
+   * One frame from the client. Over the frame budget it is refused — unless it ends a call or
+   * the session (`hangup`, `reject`, `logout`): like BYE and CANCEL past the SIP overload cap,
+   * a request that frees resources always passes.
+   */
   receive(frame: string | Uint8Array): void {
     if (this.closed) return
-    if (!this.takeToken()) return
     const decoded = decodeClientFrame(frame)
+    const ending = decoded.ok && ENDING_TYPES.has(decoded.message.type)
+    if (!ending && !this.takeToken()) return
     if (!decoded.ok) {
       this.service.frameRefused()
       this.send({ type: 'error', ...decoded.error })

@@ -166,6 +166,16 @@ describe('bad input gets a defined answer and changes nothing else', () => {
     expect(limited).toHaveLength(1) // said once, not per frame
   })
 
+  test('over the frame budget a hangup still passes: the call ends on both sides', async () => {
+    const { a, b, incoming } = await connectedCall()
+    for (let i = 0; i < 190; i++) a.client.send({ type: 'ping', id: `p${i}` })
+    for (let i = 0; i < 20; i++) a.client.send({ type: 'ping', id: `q${i}` }) // over the budget: refused
+    a.client.send({ type: 'hangup', callId: 'c1' })
+    expect(await a.client.next('ended', (m) => m.callId === 'c1')).toMatchObject({ cause: 'hangup', by: 'local' })
+    expect(await b.client.next('ended', (m) => m.callId === incoming.callId)).toMatchObject({ by: 'remote' })
+    expect(a.client.received.some((m) => m.type === 'error' && m.code === 'rate-limited')).toBe(true)
+  })
+
   test('at most 20 calls at once per session: the 21st gets too-many-calls', async () => {
     const a = await freshUser()
     const b = await freshUser()
