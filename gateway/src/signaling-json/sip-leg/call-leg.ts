@@ -12,6 +12,8 @@ import type { HeaderField } from '../../sip/syntax/types.ts'
 import type { Scheduler, TimerHandle } from '../../base/scheduler.ts'
 import { bodyOf, newCallId, newTag, type ChallengedResponse, type SipEndpoint } from './sip-endpoint.ts'
 import { endCauseOf, type CallEndCause } from './end-cause.ts'
+import { CallTransfer } from './call-transfer.ts'
+import { assertedDisplayName, uriText } from './header-values.ts'
 
 export type CallDirection = 'outgoing' | 'incoming'
 export type CallLegState = 'calling' | 'ringing' | 'connected' | 'ended'
@@ -34,8 +36,6 @@ export interface CallEvents {
 const decoder = new TextDecoder()
 const SDP: HeaderField = { name: 'content-type', value: 'application/sdp' }
 const ALLOW: HeaderField = { name: 'allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, REFER, NOTIFY' }
-const SIPFRAG: HeaderField = { name: 'content-type', value: 'message/sipfrag;version=2.0' }
-const EVENT_REFER: HeaderField = { name: 'event', value: 'refer' }
 
 export class CallLeg {
   state: CallLegState = 'calling'
@@ -66,8 +66,8 @@ export class CallLeg {
   private pendingReoffer: SipRequest | null = null
   /** Our re-INVITE waiting for its answer. */
   private reofferInFlight = false
-  /** Our REFER is accepted and its NOTIFYs are awaited (we are the transferor). */
-  private transferring = false
+  /** RFC 3515 blind transfer, both roles. */
+  private readonly xfer: CallTransfer
 
   private constructor(
     readonly callId: string,
@@ -83,6 +83,18 @@ export class CallLeg {
     this.peer = init.peer
     this.peerDisplayName = init.peerDisplayName
     this.remoteTarget = init.remoteTarget
+    const leg = this
+    this.xfer = new CallTransfer(ep, {
+      get connected() { return leg.state === 'connected' },
+      nextRequest: (method) => this.inDialogRequest(method, ++this.localCseq),
+      noteCseq: (seq) => { this.localCseq = seq },
+      endTransferred: () => {
+        this.sendBye('Transferred')
+        this.finish(200, 'transferred', 'local', 'Transferred')
+      },
+      requested: (target, by) => this.events.transferRequested(this, target, by),
+      failed: (status, reason) => this.events.transferFailed(this, status, reason),
+    })
   }
 
   /** Dialog key: Call-ID and local tag (§12.2.2: how requests inside the dialog are matched). */
@@ -306,86 +318,23 @@ export class CallLeg {
       case 'OPTIONS':
         this.ep.respond(req, 200, { headers: [ALLOW] })
         return
-      case 'REFER': return this.onRefer(req)
-      case 'NOTIFY': return this.onNotify(req)
+      case 'REFER': return this.xfer.onRefer(req, this.ep.contact())
+      case 'NOTIFY': return this.xfer.onNotify(req)
       default:
         this.ep.respond(req, 405, { headers: [ALLOW] })
     }
   }
 
-  // ---- blind transfer (RFC 3515) --------------------------------------------------------
+  // ---- blind transfer (RFC 3515, call-transfer.ts) -------------------------------------
 
-  /**
-   * A REFER from the other side (we are the transferee, RFC 3515 §2.4.2): 202 Accepted, a
-   * first NOTIFY (100 Trying, §2.4.4), and the client is asked to call the Refer-To target;
-   * the new call's progress goes back in NOTIFYs (`notifyTransfer`).
-   */
-  private onRefer(req: SipRequest): void {
-    const referTo = req.get('refer-to')
-    const target = referTo === undefined ? null : uriText(referTo)
-    if (target === null || !/^sips?:/i.test(target) || this.state !== 'connected') {
-      this.ep.respond(req, 400, { reason: target === null ? 'Missing Refer-To' : 'Bad Refer-To' })
-      return
-    }
-    this.ep.respond(req, 202, { headers: [this.ep.contact()] })
-    this.notifyTransfer(100, 'Trying')
-    const by = req.get('referred-by')
-    this.events.transferRequested(this, target, by === undefined ? undefined : uriText(by))
-  }
-
-  /**
-   * Tells the transferor how the call to the Refer-To target goes (RFC 3515 §2.4.5): a NOTIFY
-   * with a message/sipfrag status line; a final status ends the implicit subscription.
-   */
+  /** Transferee: report the progress of the call to the Refer-To target (RFC 3515 §2.4.5). */
   notifyTransfer(status: number, reason: string): void {
-    if (this.state === 'ended') return
-    const notify = this.inDialogRequest('NOTIFY', ++this.localCseq)
-    notify.append('event', EVENT_REFER.value)
-    notify.append('subscription-state', status >= 200 ? 'terminated;reason=noresource' : 'active;expires=60')
-    notify.append('content-type', SIPFRAG.value)
-    notify.body = bodyOf(`SIP/2.0 ${status} ${reason}\r\n`)
-    this.ep.send(notify, () => {})
+    if (this.state !== 'ended') this.xfer.notify(status, reason)
   }
 
-  /**
-   * Blind transfer by the client (we are the transferor, RFC 3515 §2.4.1): REFER to the
-   * other side with Refer-To `targetUri`. The outcome comes in its NOTIFYs: a 2xx ends this
-   * call with BYE (cause `transferred`); a failure is reported and the call stays.
-   */
+  /** Transferor: blind transfer of this call to `targetUri` (REFER, RFC 3515 §2.4.1). */
   transfer(targetUri: string): 'ok' | 'wrong-state' {
-    if (this.state !== 'connected' || this.transferring) return 'wrong-state'
-    this.transferring = true
-    const refer = this.inDialogRequest('REFER', ++this.localCseq)
-    refer.append('refer-to', `<${targetUri}>`)
-    refer.append('referred-by', `<${this.ep.aor}>`)
-    refer.append('contact', this.ep.contact().value)
-    this.ep.send(refer, (res) => {
-      const r = res as ChallengedResponse
-      if (r.retriedAs) {
-        this.localCseq = r.retriedAs.cseq.seq
-        return
-      }
-      if (res.status < 300) return // accepted: the outcome comes in NOTIFYs
-      this.transferring = false
-      this.events.transferFailed(this, res.status, res.reason)
-    })
-    return 'ok'
-  }
-
-  private onNotify(req: SipRequest): void {
-    this.ep.respond(req, 200)
-    if (!this.transferring || !(req.get('event') ?? '').toLowerCase().startsWith('refer')) return
-    const m = /^SIP\/2\.0 (\d{3})\s*([^\r\n]*)/.exec(decoder.decode(req.body))
-    if (!m) return
-    const status = Number(m[1])
-    if (status < 200) return
-    this.transferring = false
-    if (status < 300) {
-      this.sendBye('Transferred')
-      this.finish(200, 'transferred', 'local', 'Transferred')
-    } else {
-      this.events.transferFailed(this, status, m[2] ?? '')
-    }
+    return this.xfer.start(targetUri)
   }
 
   // ---- ending -------------------------------------------------------------------------
@@ -527,27 +476,6 @@ export class CallLeg {
   }
 }
 
-/** The URI inside a name-addr header value (`"Bob" <sip:bob@x>;tag=1` -> `sip:bob@x`). */
-function uriText(nameAddr: string): string {
-  const lt = nameAddr.indexOf('<')
-  if (lt >= 0) {
-    const gt = nameAddr.indexOf('>', lt)
-    if (gt > lt) return nameAddr.slice(lt + 1, gt)
-  }
-  const semi = nameAddr.indexOf(';')
-  return (semi >= 0 ? nameAddr.slice(0, semi) : nameAddr).trim()
-}
-
 function contactUriText(contact: string): string {
   return uriText(contact)
-}
-
-/**
- * The display name of the request's P-Asserted-Identity (RFC 3325), which the gateway sets
- * from users.yaml for its authenticated users; undefined without one.
- */
-export function assertedDisplayName(request: SipRequest): string | undefined {
-  const pai = request.get('p-asserted-identity')
-  const name = pai === undefined ? undefined : parseNameAddr(pai)?.displayName
-  return name ?? undefined
 }
