@@ -59,6 +59,8 @@ export interface OpenOptions {
   /** Forward page console errors to the test output. */
   readonly logErrors?: boolean
   readonly label?: string
+  /** `?signaling=` of the page: SIP over WebSocket or JSON (default: the page's own default, SIP). */
+  readonly signaling?: 'sip' | 'json'
 }
 
 /** Opens the softphone at `baseUrl` in a new context with a tone as microphone. */
@@ -76,9 +78,12 @@ export async function openSoftphone(browser: Browser, baseUrl: string, options: 
       if (m.type() === 'error') console.error(`[${label}] console:`, m.text())
     })
   }
-  const url = new URL('/?test=1', baseUrl).toString()
+  const url = new URL(options.signaling ? `/?test=1&signaling=${options.signaling}` : '/?test=1', baseUrl).toString()
   await page.goto(url)
-  await page.waitForFunction(() => Boolean((window as unknown as { __pb?: unknown }).__pb))
+  await page.waitForFunction((mode) => {
+    const pb = (window as unknown as { __pb?: { signaling?: string } }).__pb
+    return Boolean(pb) && (mode === null || pb!.signaling === mode)
+  }, options.signaling ?? null)
   return { context, page, toneHz: options.toneHz, close: () => context.close() }
 }
 

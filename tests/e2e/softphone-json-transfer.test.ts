@@ -53,9 +53,7 @@ interface Seen {
 
 /** Opens the softphone in signaling `mode`. */
 async function openPhone(label: keyof typeof TONE, mode: 'json' | 'sip'): Promise<SoftphonePage> {
-  const phone = await openSoftphone(browser, gateway.httpUrl, { toneHz: TONE[label], label })
-  await phone.page.goto(new URL(`/?signaling=${mode}&test=1`, gateway.httpUrl).toString())
-  await phone.page.waitForFunction((m) => (window as unknown as { __pb?: { signaling?: string } }).__pb?.signaling === m, mode)
+  const phone = await openSoftphone(browser, gateway.httpUrl, { toneHz: TONE[label], label, signaling: mode })
   return phone
 }
 

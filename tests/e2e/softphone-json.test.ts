@@ -46,9 +46,9 @@ const sockets = new Map<Page, string[]>()
 /** The `type` of every JSON frame each page sent. */
 const sentTypes = new Map<Page, string[]>()
 
-/** Opens the softphone (tone microphone, `?test=1`) and switches it to `?signaling=MODE`. */
+/** Opens the softphone (tone microphone, `?test=1&signaling=MODE`) and records its WebSocket frames. */
 async function openPhone(label: keyof typeof TONE, mode: 'json' | 'sip'): Promise<SoftphonePage> {
-  const phone = await openSoftphone(browser, gateway.httpUrl, { toneHz: TONE[label], label })
+  const phone = await openSoftphone(browser, gateway.httpUrl, { toneHz: TONE[label], label, signaling: mode })
   const urls: string[] = []
   sockets.set(phone.page, urls)
   const types: string[] = []
@@ -63,8 +63,6 @@ async function openPhone(label: keyof typeof TONE, mode: 'json' | 'sip'): Promis
       }
     })
   })
-  await phone.page.goto(new URL(`/?signaling=${mode}&test=1`, gateway.httpUrl).toString())
-  await phone.page.waitForFunction((m) => (window as unknown as { __pb?: { signaling?: string } }).__pb?.signaling === m, mode)
   return phone
 }
 

@@ -34,12 +34,10 @@ const framesSent = new Map<Page, string[]>()
 
 /** Opens the softphone in signaling `mode` and records the frames it sends. */
 async function openPhone(label: string, mode: 'sip' | 'json', toneHz: number): Promise<SoftphonePage> {
-  const phone = await openSoftphone(browser, gateway.httpUrl, { toneHz, label })
+  const phone = await openSoftphone(browser, gateway.httpUrl, { toneHz, label, signaling: mode })
   const frames: string[] = []
   framesSent.set(phone.page, frames)
   phone.page.on('websocket', (ws) => ws.on('framesent', (f) => frames.push(String(f.payload))))
-  await phone.page.goto(new URL(`/?signaling=${mode}&test=1`, gateway.httpUrl).toString())
-  await phone.page.waitForFunction((m) => (window as unknown as { __pb?: { signaling?: string } }).__pb?.signaling === m, mode)
   return phone
 }
 

@@ -145,6 +145,17 @@ export class Baresip {
     return plain.split(/\r?\n#\r?\n/).slice(1).map((block) => block.replace(/^[^\n]*->[^\n]*\n/, ''))
   }
 
+  /**
+   * What baresip heard in the call recorded after the first `before` recordings (the newest
+   * one): the energy at `hz` and at `otherHz` (toneInRecording).
+   * @throws Error when no recording was added since `before`
+   */
+  newestRecordingTone(before: number, hz: number, otherHz: number): { target: number; other: number; seconds: number } {
+    const recs = this.recordings()
+    if (recs.length <= before) throw new Error(`baresip recorded no new call (${recs.length} recordings, ${before} before)`)
+    return toneInRecording(recs[recs.length - 1]!, hz, otherHz)
+  }
+
   /** The recordings of what baresip heard (one per call), oldest first. */
   recordings(): string[] {
     return readdirSync(this.dir).filter((f) => f.startsWith('dump-') && f.endsWith('-dec.wav')).sort().map((f) => join(this.dir, f))

@@ -64,9 +64,6 @@ export class JsonSession implements SipRequestSink, CallEvents {
     return this.o.user.username
   }
 
-  get callCount(): number {
-    return this.calls.size
-  }
 
   /**
    * Registers the user (REGISTER through the gateway's own registrar, digest answered with

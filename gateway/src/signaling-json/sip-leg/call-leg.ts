@@ -8,6 +8,7 @@
  */
 import { SipRequest, type SipResponse } from '../../sip/message/sip-message.ts'
 import { parseNameAddr } from '../../sip/syntax/name-addr.ts'
+import { cancelFor } from '../../sip/message/transaction-requests.ts'
 import type { HeaderField } from '../../sip/syntax/types.ts'
 import type { Scheduler, TimerHandle } from '../../base/scheduler.ts'
 import { bodyOf, newCallId, newTag, type ChallengedResponse, type SipEndpoint } from './sip-endpoint.ts'
@@ -377,10 +378,6 @@ export class CallLeg {
     this.ep.respond(re, 491, { toTag: this.localTag })
   }
 
-  /** Whether the other side's re-offer waits for the client's answer. */
-  get awaitingReofferAnswer(): boolean {
-    return this.pendingReoffer !== null
-  }
 
   /** The client re-offers (hold or resume, §14.1): re-INVITE; the answer comes as `answered`. */
   reoffer(sdp: string): 'ok' | 'wrong-state' {
@@ -428,17 +425,7 @@ export class CallLeg {
     const inv = this.invite
     if (inv === null || this.cancelSent) return
     this.cancelSent = true
-    // §9.1: same Request-URI, Call-ID, To, From, CSeq number and top Via as the INVITE.
-    const headers: HeaderField[] = []
-    for (const h of inv.headers) {
-      switch (h.name) {
-        case 'via': if (!headers.some((x) => x.name === 'via')) headers.push(h); break
-        case 'to': case 'from': case 'call-id': case 'route': headers.push(h); break
-        case 'cseq': headers.push({ name: 'cseq', value: `${inv.cseq.seq} CANCEL` }); break
-      }
-    }
-    headers.push({ name: 'max-forwards', value: '70' })
-    this.ep.send(new SipRequest('CANCEL', inv.uri, headers), () => {})
+    this.ep.send(cancelFor(inv), () => {}) // §9.1
   }
 
   private sendBye(reason?: string): void {
@@ -452,7 +439,7 @@ export class CallLeg {
     const headers: HeaderField[] = [this.ep.via()]
     headers.push({ name: 'max-forwards', value: '70' })
     for (const r of this.routeSet) headers.push({ name: 'route', value: r })
-    const remote = this.direction === 'outgoing' ? `<${this.peer}>` : this.peerNameAddr()
+    const remote = `<${this.peer}>`
     headers.push({ name: 'to', value: `${remote};tag=${this.remoteTag ?? ''}` })
     headers.push({ name: 'from', value: this.ep.fromValue(this.localTag) })
     headers.push({ name: 'call-id', value: this.sipCallId })
@@ -461,9 +448,6 @@ export class CallLeg {
     return new SipRequest(method, this.remoteTarget, headers)
   }
 
-  private peerNameAddr(): string {
-    return `<${this.peer}>`
-  }
 
   private finish(status: number, cause: CallEndCause, by: 'local' | 'remote' | 'gateway', reason?: string): void {
     if (this.state === 'ended') return

@@ -14,6 +14,7 @@
 import { SipRequest, type SipResponse } from '../../sip/message/sip-message.ts'
 import { createResponse, type CreateResponseOptions } from '../../sip/message/create-response.ts'
 import { serializeMessage } from '../../sip/message/serialize.ts'
+import { ackForNon2xx } from '../../sip/message/transaction-requests.ts'
 import { parseMessageText } from '../../sip/parser/message-parser.ts'
 import { parseCredentials } from '../../sip/auth/parse-credentials.ts'
 import { digestResponse, parseDigestAlgorithm, type DigestAlgorithm } from '../../sip/auth/digest.ts'
@@ -188,9 +189,6 @@ export class SipEndpoint {
     this.o.host.flowClosed(this.flow)
   }
 
-  get isClosed(): boolean {
-    return this.closed
-  }
 
   // ---- receiving ------------------------------------------------------------------------
 
@@ -242,16 +240,7 @@ export class SipEndpoint {
    * waits for it even over a reliable flow (Timer H).
    */
   private ackNon2xx(invite: SipRequest, response: SipResponse): void {
-    const headers: HeaderField[] = []
-    for (const h of invite.headers) {
-      switch (h.name) {
-        case 'via': if (!headers.some((x) => x.name === 'via')) headers.push(h); break
-        case 'from': case 'call-id': case 'route': case 'max-forwards': headers.push(h); break
-        case 'to': headers.push({ name: 'to', value: response.get('to') ?? h.value }); break
-        case 'cseq': headers.push({ name: 'cseq', value: `${invite.cseq.seq} ACK` }); break
-      }
-    }
-    this.transmit(new SipRequest('ACK', invite.uri, headers))
+    this.transmit(ackForNon2xx(invite, response))
   }
 
   /**

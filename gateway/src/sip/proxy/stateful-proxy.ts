@@ -8,7 +8,7 @@
  */
 import { SipRequest, type SipResponse } from '../message/sip-message.ts'
 import { createResponse } from '../message/create-response.ts'
-import type { HeaderField } from '../syntax/types.ts'
+import { cancelFor } from '../message/transaction-requests.ts'
 import type { ClientTransaction, ServerTransaction } from '../transaction/transaction-user.ts'
 import type { Scheduler } from '../../base/scheduler.ts'
 import type { Destination, Flow, TransportProtocol } from '../transport/flow.ts'
@@ -338,24 +338,7 @@ export class StatefulProxy {
       b.tx?.terminate()
       this.onBranchFailure(ctx, b, 487, opts)
     })
-    const headers: HeaderField[] = []
-    let viaDone = false
-    for (const h of inv.headers) {
-      switch (h.name) {
-        case 'via':
-          if (!viaDone) headers.push(h)
-          viaDone = true
-          break
-        case 'from': case 'to': case 'call-id': case 'route':
-          headers.push(h)
-          break
-        case 'cseq':
-          headers.push({ name: 'cseq', value: `${inv.cseq.seq} CANCEL` })
-          break
-      }
-    }
-    headers.push({ name: 'max-forwards', value: '70' })
-    const cancel = new SipRequest('CANCEL', inv.uri, headers)
+    const cancel = cancelFor(inv)
     const dest: Destination = b.tx.flow ? { ...b.tx.destination, flow: b.tx.flow } : b.tx.destination
     this.o.transactions.sendRequest(cancel, dest, {
       onResponse: () => {},

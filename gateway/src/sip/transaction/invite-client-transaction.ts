@@ -36,8 +36,8 @@
  * flow pinning, retransmission and the TU reports (timeout, transport error) are
  * `ClientTransactionBase`'s.
  */
-import type { HeaderField } from '../syntax/types.ts'
-import { SipRequest, type SipResponse } from '../message/sip-message.ts'
+import type { SipRequest, SipResponse } from '../message/sip-message.ts'
+import { ackForNon2xx } from '../message/transaction-requests.ts'
 import { serializeMessage } from '../message/serialize.ts'
 import type { Destination } from '../transport/flow.ts'
 import type { TimerHandle } from '../../base/scheduler.ts'
@@ -249,7 +249,7 @@ export class InviteClientTransaction extends ClientTransactionBase {
     this.st = 'Completed'
     this.clearTimerA()
     this.clearTimerB()
-    this.ackBytes = serializeMessage(this.buildAck(this.req!, response))
+    this.ackBytes = serializeMessage(ackForNon2xx(this.req!, response)) // §17.1.1.3
     const sent = this.ctx.sender.sendSerialized(this.ackBytes, this.target) !== null
     this.handler.onResponse(response, this)
     // Completed only sends the ACK again; the handler stays for a transport error.
@@ -259,51 +259,6 @@ export class InviteClientTransaction extends ClientTransactionBase {
     const d = timerD(this.ctx.timers, this.reliable)
     if (d === 0) return this.enterTerminated()
     this.timerDHandle = this.ctx.scheduler.setTimer(d, InviteClientTransaction.fireTimerD, this)
-  }
-
-  /**
-   * Builds the ACK for a non-2xx final response (§17.1.1.3):
-   *
-   * > The ACK request constructed by the client transaction MUST contain values for the
-   * > Call-ID, From, and Request-URI that are equal to the values of those header fields in
-   * > the request passed to the transport by the client transaction (call this the "original
-   * > request"). The To header field in the ACK MUST equal the To header field in the
-   * > response being acknowledged [...]. The ACK MUST contain a single Via header field, and
-   * > this MUST be equal to the top Via header field of the original request. The CSeq header
-   * > field in the ACK MUST contain the same value for the sequence number as was present in
-   * > the original request, but the method parameter MUST be equal to "ACK".
-   * >
-   * > If the INVITE request whose response is being acknowledged had Route header fields,
-   * > those header fields MUST appear in the ACK.
-   *
-   * Max-Forwards is copied too (every request carries one, §8.1.1.6; the RFC's example ACK
-   * does). The ACK has no body.
-   */
-  private buildAck(request: SipRequest, response: SipResponse): SipRequest {
-    const headers: HeaderField[] = []
-    const toValue = response.get('to')
-    let viaDone = false
-    for (const h of request.headers) {
-      switch (h.name) {
-        case 'via':
-          if (!viaDone) headers.push(h)
-          viaDone = true
-          break
-        case 'route':
-        case 'max-forwards':
-        case 'from':
-        case 'call-id':
-          headers.push(h)
-          break
-        case 'to':
-          headers.push(toValue === undefined ? h : { name: 'to', value: toValue })
-          break
-        case 'cseq':
-          headers.push({ name: 'cseq', value: `${request.cseq.seq} ACK` })
-          break
-      }
-    }
-    return new SipRequest('ACK', request.uri, headers)
   }
 
   /** > The client transaction MUST be destroyed the instant it enters the "Terminated" state. */
