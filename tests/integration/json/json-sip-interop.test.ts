@@ -108,6 +108,20 @@ describe('JSON <-> SIP over WebSocket', () => {
     expect(await alice.client.next('ended', (m) => m.callId === incoming.callId)).toMatchObject({ status: 200, by: 'local' })
   })
 
+  test('the SIP callee\'s connection drops while it rings: the JSON caller hears 480 at once, not after Timer C', async () => {
+    const alice = await jsonUser()
+    const bob = await sipWsUser()
+    alice.client.send({ type: 'call', callId: 'gone', to: bob.username, sdp: fakeSdp('webrtc', 'offer') })
+    const invite = await bob.client.waitForRequest('INVITE')
+    bob.client.respond(invite, 180)
+    await alice.client.next('ringing', (m) => m.callId === 'gone')
+    const closedAt = Date.now()
+    bob.client.close()
+    expect(await alice.client.next('ended', (m) => m.callId === 'gone', 3_000)).toMatchObject({ status: 480, cause: 'unavailable', by: 'remote' })
+    expect(Date.now() - closedAt).toBeLessThan(2_000)
+    expect(gateway.internals.proxy.pendingInvites).toBe(0)
+  })
+
   test('a SIP user gets busy from a JSON user who rejects; statuses map both ways', async () => {
     const alice = await jsonUser()
     const bob = await sipWsUser()

@@ -292,7 +292,8 @@ export class StatefulProxy {
   /**
    * A connection-oriented flow closed (a browser's WebSocket dropped, a TCP phone vanished).
    * A caller whose connection closed while the callee is still ringing can no longer receive
-   * an answer: its branches are CANCELled (§16.10 behaviour, without a CANCEL to answer).
+   * an answer: its branches are CANCELled (§16.10 behaviour, without a CANCEL to answer). A
+   * branch towards a callee on that flow ends as 480 at once.
    * Anchored calls that used the flow are ended by the media seam (BYE to the other leg).
    * Returns the number of anchored calls ended.
    */
@@ -301,6 +302,14 @@ export class StatefulProxy {
       if (ctx.serverTx?.flow === flow && !ctx.finalSent && !ctx.terminated) {
         ctx.terminated = true
         this.cancelBranches(ctx, null, ctx.options)
+      }
+      // A callee whose connection closed while its branch was pending can never answer over
+      // it (RFC 5626 §5, RFC 7118 §5: the flow is the only way to reach it): the branch counts
+      // as 480 now instead of ringing on until Timer C.
+      for (const b of ctx.branches) {
+        if (b.final || b.tx === null || b.tx.flow !== flow) continue
+        b.tx.terminate()
+        this.onBranchFailure(ctx, b, 480, ctx.options, 'Connection Closed')
       }
     }
     return this.o.media?.endOnFlow(flow) ?? 0
