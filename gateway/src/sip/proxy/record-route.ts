@@ -19,19 +19,30 @@ import type { SentBy } from '../transport/transport-layer.ts'
 /** URI parameter carrying the flow id of the leg a Record-Route entry faces. */
 export const FLOW_PARAM = 'pb-flow'
 
+/** URI parameter carrying the From tag of the dialog-creating request (Kamailio's rr `ftag`). */
+export const FTAG_PARAM = 'ftag'
+
 /**
- * The Record-Route value for one leg: `<sip:host:port;transport=ws;lr;pb-flow=ws-3>`.
+ * The Record-Route value for one leg: `<sip:host:port;transport=ws;lr;pb-flow=ws-3;ftag=a1b2>`.
  * @param sentBy our host and port for that leg's transport
  * @param transport the leg's transport (UDP is written without a transport parameter)
  * @param flow the leg's flow when connection-oriented (its id goes into pb-flow)
+ * @param ftag the caller's From tag (token characters), or null: an in-dialog request whose
+ *   From tag equals it comes from the caller ("downstream"), else from the callee
  */
-export function recordRouteValue(sentBy: SentBy, transport: TransportProtocol, flow: Flow | null): string {
+export function recordRouteValue(sentBy: SentBy, transport: TransportProtocol, flow: Flow | null, ftag: string | null = null): string {
   const scheme = transport === 'TLS' || transport === 'WSS' ? 'sips' : 'sip'
   let v = `<${scheme}:${sentBy.host}:${sentBy.port}`
   if (transport !== 'UDP') v += `;transport=${transport.toLowerCase()}`
   v += ';lr'
   if (flow !== null && flow.reliable) v += `;${FLOW_PARAM}=${flow.id}`
+  if (ftag !== null && ftag !== '' && isToken(ftag)) v += `;${FTAG_PARAM}=${ftag}`
   return v + '>'
+}
+
+/** RFC 3261 §25.1 token characters (a tag is a token; anything else is left out of the URI). */
+function isToken(s: string): boolean {
+  return /^[A-Za-z0-9\-.!%*_+`'~]+$/.test(s)
 }
 
 /** The transport a SIP URI asks for (RFC 3263 §4.1 without DNS: transport param, sips -> TLS). */

@@ -10,8 +10,9 @@
  */
 import type { SipRequest, SipResponse } from '../message/sip-message.ts'
 import type { ClientTransaction, ClientTransactionHandler, ServerTransaction } from '../transaction/transaction-user.ts'
-import type { ForwardOptions } from './target.ts'
-import type { BranchMedia } from './branch-media.ts'
+import type { ForwardOptions, Target } from './target.ts'
+import type { BranchMedia, ForwardMedia } from './branch-media.ts'
+import type { Flow } from '../transport/flow.ts'
 import type { HeaderField } from '../syntax/types.ts'
 import type { TimerHandle } from '../../base/scheduler.ts'
 
@@ -29,6 +30,21 @@ export interface Branch {
   media: BranchMedia | null
   /** The branch's client transaction handler, told when the context is finished. */
   handler: BranchHandler | null
+  /** The target this branch was sent to (failover, call records); dropped when the context finishes. */
+  target: Target | null
+  /** The final response received on this branch (null: none, or made by the proxy). */
+  response: SipResponse | null
+  /** Per-branch ring timeout (Target.ringTimeoutMs). */
+  ringTimer: TimerHandle | null
+  /** The ring timeout CANCELled this branch: its 487 counts as 480 No Answer. */
+  ringTimedOut: boolean
+}
+
+/** What serial forking needs to start more branches later (ForwardOptions.onFailure). */
+export interface SerialForwarding {
+  inFlow: Flow
+  hash: string
+  forwardMedia: ForwardMedia
 }
 
 /** A branch's client transaction handler (the proxy's). */
@@ -60,6 +76,12 @@ export class ResponseContext {
 
   /** Scheduler time the INVITE arrived, ms, when setup time is measured; else -1. */
   startedAt = -1
+  /** The caller CANCELled (§16.10): the call ended by the caller (call records). */
+  cancelledByCaller = false
+  /** A failover handler is computing the next targets (async): the context is not complete. */
+  failoverPending = false
+  /** Set when the request was forwarded with a failover handler. */
+  serial: SerialForwarding | null = null
 
   /**
    * @param request the request as received (the server transaction lets go of it once it has
@@ -83,6 +105,7 @@ export class ResponseContext {
 
   /** True when every branch has a final response. */
   get complete(): boolean {
+    if (this.failoverPending) return false
     for (const b of this.branches) if (!b.final) return false
     return true
   }

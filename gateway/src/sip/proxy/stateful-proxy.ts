@@ -19,10 +19,12 @@ import { loopHash, proxyBranch } from './branch.ts'
 import { isMediaRefusal } from './media-hooks.ts'
 import type { BranchMediaSeam, ForwardMedia } from './branch-media.ts'
 import type { ProxyTransactions } from './proxy-transactions.ts'
-import { distinctTargets, type ForwardOptions, type Target } from './target.ts'
+import { distinctTargets, type FailedBranch, type ForwardOptions, type Target } from './target.ts'
+import type { CallEventSink, MediaPath } from './call-events.ts'
 import { logger } from '../../base/log.ts'
 
 const log = logger('sip.proxy')
+const bodyDecoder = new TextDecoder()
 
 export interface StatefulProxyOptions {
   transport: TransportLayer
@@ -39,6 +41,8 @@ export interface StatefulProxyOptions {
    * seconds since the proxy received the INVITE, and the status (metrics).
    */
   onInviteFinal?: (seconds: number, status: number) => void
+  /** Call records: answered / failed outcomes of INVITEs forwarded with `reportCall` (call-events.ts). */
+  callEvents?: CallEventSink
 }
 
 const MAX_FORWARDS_DEFAULT = 70
@@ -80,11 +84,61 @@ export class StatefulProxy {
     }
     const forwardMedia = this.o.media?.beginForward(request)
     const hash = loopHash(request, request.uri)
+    if (opts.onFailure) ctx.serial = { inFlow, hash, forwardMedia }
     for (let i = 0; i < set.length; i++) {
       if (!ctx.mayStartBranch) break
       this.startBranch(ctx, request, inFlow, set[i]!, i, hash, opts, forwardMedia)
     }
     if (ctx.complete) this.finish(ctx, opts)
+  }
+
+  /**
+   * Serial forking: asks `opts.onFailure` for the next targets once every branch failed
+   * (ForwardOptions.onFailure, target.ts) and starts them in this context. Returns true when
+   * the context goes on (new branches, or the handler is still deciding), false when the best
+   * response should go upstream now.
+   */
+  private failover(ctx: ResponseContext, opts: ForwardOptions): boolean {
+    const handler = opts.onFailure
+    const best = ctx.best
+    const serial = ctx.serial
+    if (!handler || best === null || serial === null || !ctx.mayStartBranch) return false
+    const failed: FailedBranch[] = []
+    for (const b of ctx.branches) if (b.target) failed.push({ target: b.target, status: b.lastStatus, response: b.response })
+    let next: Target[] | null | Promise<Target[] | null>
+    try {
+      next = handler(best, failed)
+    } catch (e) {
+      log.error('failover handler failed', { callId: ctx.request.get('call-id'), error: String(e) })
+      return false
+    }
+    if (next === null) return false
+    if (Array.isArray(next)) return this.startFailover(ctx, next, opts)
+    ctx.failoverPending = true
+    next.then(
+      (targets) => {
+        ctx.failoverPending = false
+        if (targets === null || !this.startFailover(ctx, targets, opts)) this.finish(ctx, opts, false)
+      },
+      (e: unknown) => {
+        ctx.failoverPending = false
+        log.error('failover handler failed', { callId: ctx.request.get('call-id'), error: String(e) })
+        this.finish(ctx, opts, false)
+      },
+    )
+    return true
+  }
+
+  private startFailover(ctx: ResponseContext, targets: Target[], opts: ForwardOptions): boolean {
+    const serial = ctx.serial
+    if (targets.length === 0 || serial === null || !ctx.mayStartBranch) return false
+    log.info('serial forking: next targets', { callId: ctx.request.get('call-id'), after: ctx.best?.status, targets: targets.map((t) => t.requestUri) })
+    for (const t of targets) {
+      if (!ctx.mayStartBranch) break
+      this.startBranch(ctx, ctx.request, serial.inFlow, t, ctx.branches.length, serial.hash, opts, serial.forwardMedia)
+    }
+    if (ctx.complete) this.finish(ctx, opts)
+    return true
   }
 
   /**
@@ -109,6 +163,9 @@ export class StatefulProxy {
       return
     }
     cancelTx.respond(createResponse(cancel, 200, { toTag: 'pb-cancel' }))
+    ctx.cancelledByCaller = true
+    // Every branch failed and the next ones are being looked up: the caller's CANCEL ends it.
+    if (ctx.failoverPending) ctx.best = createResponse(ctx.request, 487, { toTag: 'pb-487' })
     ctx.terminated = true
     this.cancelBranches(ctx, null, ctx.options)
   }
@@ -122,6 +179,7 @@ export class StatefulProxy {
     const media = this.o.media?.branch(request, inFlow, target, index, opts, forwardMedia) ?? null
     const branch: Branch = {
       tx: null, lastStatus: 0, final: false, cancelPending: false, cancelled: false, timerC: null, media, handler: null,
+      target, response: null, ringTimer: null, ringTimedOut: false,
     }
     ctx.branches.push(branch)
     const copy = this.prepareCopy(request, target, inFlow, hash, opts)
@@ -129,7 +187,10 @@ export class StatefulProxy {
     branch.handler = handler
     const send = () => {
       branch.tx = this.o.transactions.sendRequest(copy, target.destination, handler)
-      if (ctx.isInvite) this.armTimerC(ctx, branch, opts)
+      if (ctx.isInvite) {
+        this.armTimerC(ctx, branch, opts)
+        if (target.ringTimeoutMs !== undefined) this.armRingTimer(ctx, branch, target.ringTimeoutMs, opts)
+      }
     }
     if (media === null) {
       send()
@@ -171,12 +232,16 @@ export class StatefulProxy {
     copy.set('max-forwards', String(mf === undefined ? MAX_FORWARDS_DEFAULT : Math.max(0, parseInt(mf, 10) - 1)))
     const outTransport: TransportProtocol = target.destination.flow?.transport ?? target.destination.transport
     if (opts.recordRoute && inFlow !== null) {
-      // RFC 5658 double Record-Route: inbound-facing entry below, outbound-facing on top.
+      // RFC 5658 double Record-Route: inbound-facing entry below, outbound-facing on top. Both
+      // carry the caller's From tag (Kamailio's `ftag`): an in-dialog request tells the
+      // gateway which side sent it (who hung up, for call records).
       const t = this.o.transport
-      copy.prepend('record-route', recordRouteValue(t.sentBy(inFlow.transport), inFlow.transport, inFlow))
-      copy.prepend('record-route', recordRouteValue(t.sentBy(outTransport), outTransport, target.destination.flow ?? null))
+      const ftag = request.from.params.tag ?? null
+      copy.prepend('record-route', recordRouteValue(t.sentBy(inFlow.transport), inFlow.transport, inFlow, ftag))
+      copy.prepend('record-route', recordRouteValue(t.sentBy(outTransport), outTransport, target.destination.flow ?? null, ftag))
     }
     if (opts.extraHeaders) for (const h of opts.extraHeaders) copy.append(h.name, h.value)
+    if (target.headers) for (const h of target.headers) copy.append(h.name, h.value)
     // §16.6 item 8: "The proxy MUST insert a Via header field value into the copy before the
     // existing Via header field values."
     const sb = this.o.transport.sentBy(outTransport)
@@ -206,9 +271,13 @@ export class StatefulProxy {
     branch.final = true
     branch.lastStatus = status
     this.clearTimerC(branch)
+    this.clearRingTimer(branch)
     if (status < 300) {
       // §16.7 item 5: "Any 2xx response to an INVITE request" is forwarded immediately,
       // retransmissions included (RFC 6026 §8.4); then the other branches are cancelled.
+      const answers = !ctx.finalSent && ctx.isInvite
+      // Read before sending: the server transaction may release the response's fields.
+      if (answers && opts.reportCall) this.reportAnswered(ctx, branch, res)
       if (!(ctx.finalSent && !ctx.isInvite)) this.sendUpstream(ctx, res)
       if (!ctx.finalSent) {
         ctx.finalSent = true
@@ -221,7 +290,14 @@ export class StatefulProxy {
       return
     }
     if (!firstFinal) return
-    ctx.consider(res)
+    if (branch.ringTimedOut && status === 487) {
+      // Cancelled because its ring time ran out (Target.ringTimeoutMs): nobody answered.
+      branch.lastStatus = 480
+      ctx.consider(createResponse(ctx.request, 480, { toTag: 'pb-480', reason: 'No Answer' }))
+    } else {
+      branch.response = res
+      ctx.consider(res)
+    }
     if (status >= 600 && ctx.isInvite) {
       ctx.terminated = true
       this.cancelBranches(ctx, branch, opts)
@@ -237,14 +313,20 @@ export class StatefulProxy {
   onBranchFailure(ctx: ResponseContext, branch: Branch, status: number, opts: ForwardOptions, reason?: string): void {
     if (branch.final) return
     branch.final = true
+    branch.lastStatus = status
     this.clearTimerC(branch)
+    this.clearRingTimer(branch)
     branch.media?.release()
     ctx.consider(createResponse(ctx.request, status, { toTag: 'pb-' + status, reason }))
     if (ctx.complete) this.finish(ctx, opts)
   }
 
-  /** All branches are final: send the best response upstream if no 2xx went (§16.7 item 6). */
-  private finish(ctx: ResponseContext, opts: ForwardOptions): void {
+  /**
+   * All branches are final: try the next targets (serial forking, `failover`), else send the
+   * best response upstream if no 2xx went (§16.7 item 6).
+   */
+  private finish(ctx: ResponseContext, opts: ForwardOptions, mayFailover = true): void {
+    if (mayFailover && !ctx.finalSent && ctx.isInvite && opts.onFailure && this.failover(ctx, opts)) return
     const tx = ctx.serverTx
     if (tx && ctx.isInvite) this.inviteContexts.delete(tx.key)
     // Anchored branches keep their context: a 2xx retransmission goes through the media
@@ -270,6 +352,8 @@ export class StatefulProxy {
           for (const c of ctx.challenges) if (c.from !== best) best.append(c.field.name, c.field.value)
         }
         finalStatus = best.status
+        // Read before sending: the server transaction may release the response's fields.
+        if (ctx.isInvite && opts.reportCall) this.reportFailed(ctx, best)
         this.sendUpstream(ctx, best)
         if (ctx.isInvite) this.reportInviteFinal(ctx, finalStatus)
       }
@@ -277,6 +361,31 @@ export class StatefulProxy {
       finalStatus = 200
     }
     opts.onFinal?.(finalStatus)
+  }
+
+  private reportAnswered(ctx: ResponseContext, branch: Branch, res: SipResponse): void {
+    const events = this.o.callEvents
+    if (!events) return
+    const req = ctx.request
+    const body = res.body.length === 0 ? '' : bodyDecoder.decode(res.body)
+    events.callAnswered({
+      callId: req.get('call-id') ?? '', fromTag: req.from.params.tag ?? '', at: Date.now(),
+      answeredBy: branch.target?.requestUri ?? '', trunk: branch.target?.trunk ?? null,
+      mediaPath: mediaPathOf(branch.media !== null, body), codec: audioCodecOf(body),
+    })
+  }
+
+  private reportFailed(ctx: ResponseContext, best: SipResponse): void {
+    const events = this.o.callEvents
+    if (!events) return
+    const req = ctx.request
+    // The proxy's own answers (timeout, transport error, media refusal) carry a `pb-` To tag.
+    const ours = (best.get('to') ?? '').includes(';tag=pb-')
+    events.callFailed({
+      callId: req.get('call-id') ?? '', fromTag: req.from.params.tag ?? '', at: Date.now(),
+      status: best.status, reason: best.reason,
+      endedBy: ctx.cancelledByCaller ? 'caller' : ours ? 'gateway' : 'callee',
+    })
   }
 
   private reportInviteFinal(ctx: ResponseContext, status: number): void {
@@ -374,6 +483,30 @@ export class StatefulProxy {
     })
   }
 
+  /**
+   * Target.ringTimeoutMs: the branch rings this long at most, then it is CANCELled (or, with
+   * no provisional yet, given up) and counts as 480 No Answer, so the next target can ring.
+   */
+  private armRingTimer(ctx: ResponseContext, branch: Branch, ms: number, opts: ForwardOptions): void {
+    branch.ringTimer = this.o.scheduler.setTimer(ms, () => {
+      branch.ringTimer = null
+      if (branch.final) return
+      branch.ringTimedOut = true
+      if (branch.lastStatus >= 100) this.sendCancel(ctx, branch, opts)
+      else {
+        branch.tx?.terminate()
+        this.onBranchFailure(ctx, branch, 480, opts, 'No Answer')
+      }
+    })
+  }
+
+  private clearRingTimer(branch: Branch): void {
+    if (branch.ringTimer) {
+      this.o.scheduler.clearTimer(branch.ringTimer)
+      branch.ringTimer = null
+    }
+  }
+
   private clearTimerC(branch: Branch): void {
     if (branch.timerC) {
       this.o.scheduler.clearTimer(branch.timerC)
@@ -436,6 +569,25 @@ class ProxyBranchHandler implements BranchHandler {
     this.ctx = null
     this.branch = null
   }
+}
+
+/** How the answered call's media flows, from the answer (call records). */
+function mediaPathOf(anchored: boolean, sdp: string): MediaPath {
+  if (anchored) return 'anchored'
+  if (sdp === '') return 'unknown'
+  const candidates = sdp.match(/^a=candidate:.*$/gm)
+  if (candidates !== null && candidates.length > 0 && candidates.every((c) => c.includes(' typ relay'))) return 'relayed'
+  return 'peer-to-peer'
+}
+
+/** The first codec of the answer's audio m-line (`PCMU`, `opus`), or null. */
+function audioCodecOf(sdp: string): string | null {
+  const m = /^m=audio \d+ \S+ (\d+)/m.exec(sdp)
+  if (m === null) return null
+  const pt = m[1]!
+  const map = new RegExp(`^a=rtpmap:${pt} ([^/\\s]+)`, 'm').exec(sdp)
+  if (map !== null) return map[1]!
+  return pt === '0' ? 'PCMU' : pt === '8' ? 'PCMA' : pt === '9' ? 'G722' : null
 }
 
 function isOurVia(res: SipResponse): boolean {

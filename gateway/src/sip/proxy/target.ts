@@ -3,6 +3,7 @@
  * set (RFC 3261 §16.5) and how to forward to it (§16.6).
  */
 import type { HeaderField } from '../syntax/types.ts'
+import type { SipResponse } from '../message/sip-message.ts'
 import { parseUri } from '../syntax/uri.ts'
 import type { Destination } from '../transport/flow.ts'
 import { sipUrisEquivalent } from '../registrar/binding.ts'
@@ -14,6 +15,33 @@ export interface Target {
   destination: Destination
   /** The local user this target belongs to (callee side of a media decision). */
   user?: string | null
+  /** Header fields added to this branch's copy only (a trunk's P-Asserted-Identity, credentials). */
+  headers?: HeaderField[]
+  /**
+   * How long this branch may ring, ms: then it is CANCELled and counts as 408 (sequential ring
+   * groups; Kamailio's fr_inv_timer per branch). Absent: Timer C alone.
+   */
+  ringTimeoutMs?: number
+  /** The trunk this target leaves through (call records, concurrent-call caps). */
+  trunk?: string
+}
+
+/**
+ * Serial forking (RFC 3261 §16.6: "a proxy MAY [...] forward to the next target after the
+ * previous one failed"; Kamailio's failure_route): called when every branch started so far
+ * is final without a 2xx, no 6xx arrived and the caller did not CANCEL. Returns the next
+ * targets to try in the same response context (one branch each, in parallel), or null/[] to
+ * send the best response so far upstream. `best` is that response (its status decides:
+ * a trunk list fails over on 408 and 5xx, stops on 486 and 603). May be async (DNS).
+ */
+export type FailoverHandler = (best: SipResponse, branches: readonly FailedBranch[]) => Target[] | null | Promise<Target[] | null>
+
+/** A branch that failed, as the failover handler sees it. */
+export interface FailedBranch {
+  readonly target: Target
+  readonly status: number
+  /** The branch's final response as received (null when the proxy made it: timeout, transport error). */
+  readonly response: SipResponse | null
 }
 
 /** How one request is forwarded (§16.6). */
@@ -26,6 +54,10 @@ export interface ForwardOptions {
   onFinal?: (status: number) => void
   /** The authenticated local user who sent the request (caller side of a media decision). */
   callerUser?: string | null
+  /** Serial forking: the next targets after the current ones failed (see FailoverHandler). */
+  onFailure?: FailoverHandler
+  /** Report this INVITE's outcome to the proxy's CallEventSink (initial INVITEs of calls). */
+  reportCall?: boolean
 }
 
 /**

@@ -16,6 +16,7 @@ import type { Destination, Flow, TransportProtocol } from '../../../../gateway/s
 import { TransportLayer } from '../../../../gateway/src/sip/transport/transport-layer.ts'
 import type { UdpTransport } from '../../../../gateway/src/sip/transport/udp-transport.ts'
 import type { TcpTransport } from '../../../../gateway/src/sip/transport/tcp-transport.ts'
+import type { CallEventSink } from '../../../../gateway/src/sip/proxy/call-events.ts'
 import { StatefulProxy } from '../../../../gateway/src/sip/proxy/stateful-proxy.ts'
 import type { ProxyTransactions } from '../../../../gateway/src/sip/proxy/proxy-transactions.ts'
 import type { Target } from '../../../../gateway/src/sip/proxy/target.ts'
@@ -87,8 +88,9 @@ export class FakeClientTx implements ClientTransaction {
   }
 
   /** A response to this branch's request, from downstream (our Via on top, as received). */
-  respond(status: number, options: { toTag?: string; headers?: HeaderField[] } = {}): SipResponse {
+  respond(status: number, options: { toTag?: string; headers?: HeaderField[]; body?: string } = {}): SipResponse {
     const res = createResponse(this.request, status, { toTag: options.toTag ?? `callee-${this.key}`, headers: options.headers })
+    if (options.body !== undefined) res.body = new TextEncoder().encode(options.body)
     this.handler.onResponse(res, this)
     return res
   }
@@ -174,11 +176,11 @@ export function transportLayer(): TransportLayer {
 }
 
 /** A proxy over fakes, with everything a test looks at. */
-export function setupProxy() {
+export function setupProxy(options: { callEvents?: CallEventSink } = {}) {
   const scheduler = new FakeScheduler()
   const transactions = new FakeTransactions()
   const transport = transportLayer()
-  const proxy = new StatefulProxy({ transport, transactions, scheduler, timerC: TIMER_C, cancelTimeout: CANCEL_TIMEOUT })
+  const proxy = new StatefulProxy({ transport, transactions, scheduler, timerC: TIMER_C, cancelTimeout: CANCEL_TIMEOUT, callEvents: options.callEvents })
   const finals: number[] = []
   /** Receives `request` on `inFlow` as a new server transaction (what the pipeline hands over). */
   const serverTx = (request: SipRequest, inFlow: Flow): FakeServerTx => {

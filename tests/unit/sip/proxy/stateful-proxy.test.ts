@@ -96,16 +96,17 @@ describe('§16.6 request forwarding', () => {
     expect(loopHash(uacRequest({ callId: 'another-call' }), req.uri)).not.toBe(hash)
   })
 
-  test('RFC 5658 double Record-Route: outbound-facing entry on top, inbound-facing below, pb-flow for reliable legs', () => {
+  test('RFC 5658 double Record-Route: outbound-facing entry on top, inbound-facing below, pb-flow for reliable legs, the caller\'s From tag as ftag', () => {
     const s = setupProxy()
     const inFlow = recordingFlow('UDP', '192.0.2.10', 5062)
     const ws = recordingFlow('WS', '127.0.0.1', 40001)
     const req = uacRequest()
+    const ftag = req.from.params.tag!
     s.proxy.forward(req, s.serverTx(req, inFlow), inFlow, [flowTarget(ws)], { recordRoute: true })
     const rr = recordRoutes(s.transactions.clients[0]!.request)
     expect(rr).toHaveLength(2)
-    expect(rr[0]).toEqual({ scheme: 'sip', host: '127.0.0.1', port: PORTS.WS, params: { transport: 'ws', lr: null, 'pb-flow': ws.id } })
-    expect(rr[1]).toEqual({ scheme: 'sip', host: '127.0.0.1', port: PORTS.UDP, params: { lr: null } })
+    expect(rr[0]).toEqual({ scheme: 'sip', host: '127.0.0.1', port: PORTS.WS, params: { transport: 'ws', lr: null, 'pb-flow': ws.id, ftag } })
+    expect(rr[1]).toEqual({ scheme: 'sip', host: '127.0.0.1', port: PORTS.UDP, params: { lr: null, ftag } })
   })
 
   test('Record-Route for TLS and WSS legs uses sips: with transport=tls / wss', () => {
