@@ -8,6 +8,8 @@
 #   baresip-core               a legacy SIP phone
 #   coturn                     TURN server
 #   rtpengine-daemon           media engine (userspace)
+#   dnsmasq-base               DNS server with NAPTR/SRV/A records for RFC 3263 tests
+#                              (the binary only: no system service, unlike `dnsmasq`)
 #   sox                        audio files for media checks
 #   iproute2, iptables, curl   network namespaces + NAT for the NAT traversal e2e test
 #   openssl                    self-signed certificates for the TLS/WSS tests
@@ -22,7 +24,7 @@
 # and disabled. Tests start their own instances on free ports.
 set -euo pipefail
 
-PACKAGES=(sip-tester chromium kamailio kamailio-websocket-modules baresip-core coturn rtpengine-daemon sox iproute2 iptables curl openssl)
+PACKAGES=(sip-tester chromium kamailio kamailio-websocket-modules baresip-core coturn rtpengine-daemon dnsmasq-base sox iproute2 iptables curl openssl)
 SERVICES=(kamailio coturn rtpengine-daemon rtpengine-recording-daemon)
 
 log() { printf 'install-peers: %s\n' "$*"; }
@@ -91,7 +93,7 @@ for service in "${SERVICES[@]}"; do
 done
 
 # The programs the tests look for (tests/support/processes.ts requireBinary).
-for program in sipp chromium kamailio baresip turnserver rtpengine sox; do
+for program in sipp chromium kamailio baresip turnserver rtpengine dnsmasq sox; do
   if ! command -v "$program" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$program" ] && [ ! -x "/usr/bin/$program" ]; then
     log "$program is still missing after the install" >&2
     exit 1
