@@ -62,6 +62,7 @@ export function testConfig(overrides: DeepPartial<GatewayConfig> = {}, options: 
   const merged = deepMerge(base, overrides) as GatewayConfig
   if (overrides.realm === undefined) merged.realm = merged.auth.realm ?? merged.domain
   if (options.extraUsers) merged.users = [...merged.users, ...options.extraUsers]
+  merged.dialPlan.users = merged.users.map((u) => u.username)
   return merged
 }
 

@@ -7,7 +7,8 @@
  * - HTTP + WebSocket on 127.0.0.1:8080; SIP over UDP and TCP on 127.0.0.1:5060;
  * - the demo users alice / bob / carol (demo-users.ts), stored as HA1 hashes computed here
  *   at module load for realm `patchbay.test`;
- * - log level info; store `.data/patchbay.sqlite`.
+ * - log level info; store `.data/patchbay.sqlite`;
+ * - no trunks and a dial plan without rules (local users reachable by name).
  *
  * Every other value is the schema default (schema.ts).
  */
@@ -15,6 +16,7 @@ import { Value } from '@sinclair/typebox/value'
 import { GatewayFileSchema, type GatewayConfig, type GatewayFile, type UserEntry } from './schema.ts'
 import { DEMO_CREDENTIALS } from './demo-users.ts'
 import { ha1 } from '../sip/auth/digest.ts'
+import { emptyDialPlan } from '../sip/dialplan/dialplan-definition.ts'
 
 /** Domain and realm of the embedded defaults. */
 export const DEFAULT_DOMAIN = 'patchbay.test'
@@ -48,6 +50,8 @@ export function defaultConfig(): GatewayConfig {
   return {
     ...file,
     users: DEFAULT_USERS.map((u) => ({ ...u })),
+    trunks: [],
+    dialPlan: emptyDialPlan(DEFAULT_USERS.map((u) => u.username)),
     realm: file.auth.realm ?? file.domain,
     usesDemoPasswords: true,
     sources: [],

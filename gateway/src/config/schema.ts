@@ -4,6 +4,8 @@
  * reports errors as `file:line field: message`.
  */
 import { Type, type Static } from '@sinclair/typebox'
+import type { DialPlanDefinition } from '../sip/dialplan/dialplan-definition.ts'
+import type { TrunkDefinition } from '../sip/dialplan/trunk-definition.ts'
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 })
 
@@ -203,6 +205,22 @@ export const GatewayFileSchema = Type.Object({
     /** Seconds a JSON session outlives its WebSocket, waiting for `attach` (a page reload). */
     graceSeconds: Type.Integer({ minimum: 0, maximum: 600, default: 30 }),
   }, { additionalProperties: false, default: {} }),
+  /**
+   * DNS for next hops that are names (RFC 3263: NAPTR, SRV, A), e.g. trunks and SIP URIs of
+   * other domains (gateway/src/sip/dns/).
+   */
+  dns: Type.Object({
+    /** DNS servers as `address` or `address:port` (`[v6]:port`); empty: the system resolver. */
+    servers: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    /** Per try, milliseconds. */
+    timeoutMs: Type.Integer({ minimum: 100, maximum: 30_000, default: 2000 }),
+    /** Tries per server. */
+    tries: Type.Integer({ minimum: 1, maximum: 5, default: 2 }),
+    /** TTL for NAPTR and SRV answers, which node:dns gives without one, seconds. */
+    defaultTtlSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
+    /** Also look up AAAA records. */
+    ipv6: Type.Boolean({ default: false }),
+  }, { additionalProperties: false, default: {} }),
   log: Type.Object({
     level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }),
   }, { additionalProperties: false, default: {} }),
@@ -232,9 +250,13 @@ export type GatewayFile = Static<typeof GatewayFileSchema>
 export type UserEntry = Static<typeof UserSchema>
 export type UsersFile = Static<typeof UsersFileSchema>
 
-/** The configuration the gateway runs with: gateway.yaml + users.yaml, defaults applied. */
+/** The configuration the gateway runs with: gateway.yaml + users.yaml + trunks.yaml + dialplan.yaml, defaults applied. */
 export interface GatewayConfig extends GatewayFile {
   users: UserEntry[]
+  /** trunks.yaml; [] when absent. */
+  trunks: TrunkDefinition[]
+  /** dialplan.yaml, with the users' names and the trunks' policies; no rules when absent (`new DialPlan(config.dialPlan)`). */
+  dialPlan: DialPlanDefinition
   /** Realm used in challenges (auth.realm ?? domain). */
   realm: string
   /** True when any user's HA1 is one of the README's demo passwords (see demo-users.ts). */

@@ -76,7 +76,7 @@ describe('embedded defaults', () => {
     const { sources, ...fromFiles } = r.config
     const { sources: _none, ...embedded } = defaultConfig()
     expect(fromFiles).toEqual(embedded)
-    expect(sources.map((s) => s.split('/').pop())).toEqual(['gateway.yaml', 'users.yaml'])
+    expect(sources.map((s) => s.split('/').pop())).toEqual(['gateway.yaml', 'users.yaml', 'trunks.yaml', 'dialplan.yaml'])
   })
 })
 
@@ -90,7 +90,7 @@ describe('valid directories', () => {
   })
 
   test('unknown file names are ignored', () => {
-    const c = ok({ 'trunks.yaml': ':::: not yaml [', 'notes.txt': 'hello' })
+    const c = ok({ 'routes.yaml': ':::: not yaml [', 'notes.txt': 'hello' })
     expect(c.domain).toBe('patchbay.test')
   })
 

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { Elysia } from 'elysia'
 import { Value } from '@sinclair/typebox/value'
+import { emptyDialPlan } from '../../../gateway/src/sip/dialplan/dialplan-definition.ts'
 import { GatewayFileSchema, type GatewayConfig, type GatewayFile } from '../../../gateway/src/config/schema.ts'
 import { iceServersPlugin, parseBasicAuthorization } from '../../../gateway/src/http/ice-servers-plugin.ts'
 import { turnRestCredentials } from '../../../gateway/src/ice/turn-rest-credentials.ts'
@@ -11,7 +12,7 @@ const NOW_MS = 1_800_000_000_123
 function configWith(file: Record<string, unknown>): GatewayConfig {
   const gw = Value.Default(GatewayFileSchema, structuredClone(file)) as GatewayFile
   if (!Value.Check(GatewayFileSchema, gw)) throw new Error('bad test config')
-  return { ...gw, users: [], realm: gw.domain, usesDemoPasswords: false, sources: [] }
+  return { ...gw, users: [], realm: gw.domain, usesDemoPasswords: false, sources: [], trunks: [], dialPlan: emptyDialPlan() }
 }
 
 const config = configWith({

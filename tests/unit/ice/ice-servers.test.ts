@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { Value } from '@sinclair/typebox/value'
+import { emptyDialPlan } from '../../../gateway/src/sip/dialplan/dialplan-definition.ts'
 import { GatewayFileSchema, type GatewayConfig, type GatewayFile } from '../../../gateway/src/config/schema.ts'
 import { buildIceServers, ownStunUrl, resolveTurnSecret } from '../../../gateway/src/ice/ice-servers.ts'
 import { turnRestCredentials } from '../../../gateway/src/ice/turn-rest-credentials.ts'
@@ -11,7 +12,7 @@ const NOW = 1_800_000_000
 function configWith(file: Record<string, unknown>): GatewayConfig {
   const gw = Value.Default(GatewayFileSchema, structuredClone(file)) as GatewayFile
   if (!Value.Check(GatewayFileSchema, gw)) throw new Error(`bad test config: ${[...Value.Errors(GatewayFileSchema, gw)].map((e) => e.path + ' ' + e.message).join('; ')}`)
-  return { ...gw, users: [], realm: gw.auth.realm ?? gw.domain, usesDemoPasswords: false, sources: [] }
+  return { ...gw, users: [], realm: gw.auth.realm ?? gw.domain, usesDemoPasswords: false, sources: [], trunks: [], dialPlan: emptyDialPlan() }
 }
 
 const turnUrls = ['turn:turn.example.test:3478?transport=udp', 'turns:turn.example.test:5349']
