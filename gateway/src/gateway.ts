@@ -35,6 +35,9 @@ import { createHttpApp } from './http/http-app.ts'
 import type { StaticAsset } from './http/softphone-plugin.ts'
 import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.ts'
 import { JsonSignalingService } from './signaling-json/json-signaling-service.ts'
+import { createCallRouting, type CallRouting } from './call-routing.ts'
+import type { DnsLocator } from './sip/dns/dns-locator.ts'
+import type { CallEventSink } from './sip/proxy/call-events.ts'
 
 const log = logger('gateway')
 
@@ -42,6 +45,8 @@ export interface CreateGatewayOptions {
   scheduler?: Scheduler
   /** The softphone's built files (http/softphone-plugin.ts loadStaticAssets); null: none built. */
   softphone?: Map<string, StaticAsset> | null
+  /** RFC 3263 DNS (tests); default node:dns with `dns.servers`. */
+  locator?: DnsLocator
 }
 
 /** The object graph of one gateway, before anything listens. */
@@ -70,6 +75,8 @@ export interface Gateway {
   readonly http: ReturnType<typeof createHttpApp>
   /** Bindings restored from the store when the graph was built. */
   readonly bindingsRestored: number
+  /** Dial plan, trunks (registration clients, qualify), DNS next hops (call-routing.ts). */
+  readonly routing: CallRouting
   /** The HTTP server's port once main.ts listened (0 before); WS sent-by. */
   httpPort: number
   /**
@@ -165,12 +172,15 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     transport, transactions, local, scheduler,
     sessionTimeout: config.media.sessionTimeout * 1000,
   })
+  // Call records: the CDR recorder once it is wired (cdr/); nothing until then.
+  const callEvents: CallEventSink | undefined = undefined
   const proxy = new StatefulProxy({
     transport, transactions, scheduler,
     timerC: config.proxy.timerC * 1000,
     cancelTimeout: 64 * config.timers.T1,
     media: anchoredCalls ?? undefined,
     onInviteFinal: (seconds) => metrics.observeCallSetup(seconds),
+    callEvents,
   })
   const security = new SipSecurity({
     ...securitySettings(config),
@@ -182,12 +192,16 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
       return c.inviteServer + c.nonInviteServer
     },
   })
+  const routing = createCallRouting(config, { scheduler, transport, transactions, location, ...(options.locator ? { locator: options.locator } : {}) })
   const pipeline = new RequestPipeline({
     local, transport, proxy, auth, registrar, location,
     userExists: (u) => users.has(u),
     displayNameOf: (u) => users.get(u)?.displayName,
     trustedSources: new Set(config.proxy.trustedSources),
     security,
+    router: routing.router,
+    trunks: () => routing.trunks(),
+    callEvents,
   })  // The pipeline is the transaction layer's TU (RFC 3261 §17), registered on it as the
   // transport's consumer is registered on the transport: imports and construction point down.
   transactions.setUser(pipeline)
@@ -214,6 +228,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
   const gateway: Gateway = {
     config, scheduler, local, users, transport, transactions, proxy, anchoredCalls, location, security, jsonSignaling, media, stun, metrics,
     bindingsRestored: restored.restored,
+    routing,
     httpPort: 0,
     http: createHttpApp({
       config, users, transport, jsonSignaling,
@@ -229,6 +244,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
       users.replace(next.users)
       setLogLevel(next.log.level)
       security.reconfigure(securitySettings(next))
+      routing.reload(next)
       const restart: string[] = []
       // New certificate paths are applied live by main.ts (reloadCertificates); adding or
       // removing TLS (sip.tlsPort, http.tls) needs a restart.
@@ -252,6 +268,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
       return proxy.pendingInvites
     },
     async close() {
+      await routing.stop()
       jsonSignaling?.close()
       await media?.close()
       transactions.close()

@@ -31,6 +31,7 @@ import type { LocationService } from './sip/registrar/location-service.ts'
 import type { MediaDriver } from './media/media-driver.ts'
 import { loadStaticAssets, type StaticAsset } from './http/softphone-plugin.ts'
 import { CertificateReloader } from './certificate-reloader.ts'
+import type { CallRouting } from './call-routing.ts'
 
 const log = logger('gateway.main')
 
@@ -58,6 +59,8 @@ export interface RunningGateway {
     location: LocationService
     /** The media driver anchoring WebRTC <-> RTP calls, or null with media.driver none. */
     media: MediaDriver | null
+    /** Dial plan, trunks and DNS next hops. */
+    routing: CallRouting
   }
   /**
    * Applies a newly loaded configuration where that can be done live (users, log level).
@@ -102,6 +105,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   if (softphone === null) log.warn('the softphone is not built (softphone/dist): run `bun run build`; / answers 503')
   const g = createGateway(config, { scheduler: options.scheduler, softphone })
   const listeners = await listen(g)
+  // Trunk registrations and qualify need the SIP listeners (their Contact and Via).
+  g.routing.start()
   const { transport } = g
   const secure = config.http.tls !== undefined
   const scheme = secure ? 'https' : 'http'
@@ -120,7 +125,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     tcpPort: listeners.tcp.port,
     tlsPort: listeners.tls?.port ?? null,
     stunPort: g.stun?.port ?? null,
-    internals: { transport, transactions: g.transactions, proxy: g.proxy, anchoredCalls: g.anchoredCalls, location: g.location, media: g.media },
+    internals: { transport, transactions: g.transactions, proxy: g.proxy, anchoredCalls: g.anchoredCalls, location: g.location, media: g.media, routing: g.routing },
     reload: (next) => g.reload(next),
     reloadCertificates: async (next) => certificates.reload(next),
     async shutdown(graceMs = config.shutdown.graceSeconds * 1000) {
@@ -129,6 +134,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       return pending
     },
     async stop() {
+      // Un-REGISTER the trunks while the SIP listeners are still open.
+      await g.routing.stop()
       await g.http.stop(true)
       await certificates.stop()
       listeners.udp.stop()

@@ -44,6 +44,8 @@ export const SIPP_SCENARIOS = {
   uacAuthCalleeBye: join(FIXTURES, 'uac-auth-callee-bye.xml'),
   /** UAC: INVITE with credentials, 180, CANCEL, 200 (CANCEL), 487 (INVITE), ACK. */
   uacCancel: join(FIXTURES, 'uac-cancel.xml'),
+  /** UAC on a trunk (no authentication): INVITE, 180?, 200 (Record-Route required), ACK and BYE via the route set. */
+  uacTrunk: join(FIXTURES, 'uac-trunk.xml'),
   /** UAC: INVITE to [service] (challenge answered when one comes) expecting 404, ACK. */
   uacExpect404: join(FIXTURES, 'uac-expect-404.xml'),
 } as const

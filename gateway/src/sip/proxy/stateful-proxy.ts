@@ -241,7 +241,18 @@ export class StatefulProxy {
       copy.prepend('record-route', recordRouteValue(t.sentBy(outTransport), outTransport, target.destination.flow ?? null, ftag))
     }
     if (opts.extraHeaders) for (const h of opts.extraHeaders) copy.append(h.name, h.value)
-    if (target.headers) for (const h of target.headers) copy.append(h.name, h.value)
+    if (target.headers) {
+      // Per-branch fields replace the request's fields of the same name (a trunk's asserted
+      // identity replaces the user's); several of one name are kept in order.
+      const seen = new Set<string>()
+      for (const h of target.headers) {
+        if (seen.has(h.name)) copy.append(h.name, h.value)
+        else {
+          seen.add(h.name)
+          copy.set(h.name, h.value)
+        }
+      }
+    }
     // §16.6 item 8: "The proxy MUST insert a Via header field value into the copy before the
     // existing Via header field values."
     const sb = this.o.transport.sentBy(outTransport)

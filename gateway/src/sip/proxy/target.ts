@@ -15,7 +15,7 @@ export interface Target {
   destination: Destination
   /** The local user this target belongs to (callee side of a media decision). */
   user?: string | null
-  /** Header fields added to this branch's copy only (a trunk's P-Asserted-Identity, credentials). */
+  /** Header fields set on this branch's copy only, replacing the request's fields of those names (a trunk's P-Asserted-Identity, credentials). */
   headers?: HeaderField[]
   /**
    * How long this branch may ring, ms: then it is CANCELled and counts as 408 (sequential ring

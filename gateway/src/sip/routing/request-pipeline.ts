@@ -39,6 +39,11 @@ import type { SipSecurity } from '../security/sip-security.ts'
 import { routingOutcomeResponse, type RoutingOutcome } from './routing-outcomes.ts'
 import { NextHopResolver } from './next-hop-resolver.ts'
 import { assertIdentity, stripAssertedIdentity } from './asserted-identity.ts'
+import type { CallRouter, RoutedCall } from './call-router.ts'
+import type { TrunkRegistry } from '../trunks/trunk-registry.ts'
+import type { Caller } from '../dialplan/route-decision.ts'
+import { FTAG_PARAM } from '../proxy/record-route.ts'
+import { NO_CALL_EVENTS, type CallDirection, type CallEventSink } from '../proxy/call-events.ts'
 
 const log = logger('sip.routing')
 
@@ -56,6 +61,8 @@ export interface RequestContext {
   trusted: boolean
   /** The source is trusted or on security.allowList: never banned, rate-limited or capped (set by `flood`). */
   allowListed: boolean
+  /** The trunk an out-of-dialog request came from (set by `trunk`), or null. */
+  trunk: string | null
 }
 
 /** A named pipeline stage. `run` returns true when it answered (or dropped) the request. */
@@ -79,6 +86,12 @@ export interface RequestPipelineOptions {
   trustedSources: ReadonlySet<string>
   /** Bans, brute-force and flood defences (the `flood` stage, failed digest attempts). */
   security: SipSecurity
+  /** Dial plan and trunks (call-router.ts); absent: users by name only, IP URIs for other domains. */
+  router?: CallRouter
+  /** The running trunks, for inbound matching and call counts; absent: no trunks. */
+  trunks?: () => TrunkRegistry
+  /** Call records (call-events.ts). */
+  callEvents?: CallEventSink
 }
 
 /** Option tags the gateway understands (Proxy-Require / Require, RFC 3261 §8.2.2.3). */
@@ -93,9 +106,11 @@ export class RequestPipeline implements TransactionUser {
   readonly stages: readonly Stage[]
   private readonly addresses: LocalAddresses
   private readonly nextHop: NextHopResolver
+  private readonly events: CallEventSink
 
   constructor(private readonly o: RequestPipelineOptions) {
     this.addresses = o.local
+    this.events = o.callEvents ?? NO_CALL_EVENTS
     this.nextHop = new NextHopResolver({ flow: (id) => o.transport.flow(id), location: o.location })
     this.stages = [
       { name: 'flood', run: (c) => this.flood(c) },
@@ -105,6 +120,7 @@ export class RequestPipeline implements TransactionUser {
       { name: 'preloaded-route', run: (c) => this.preloadedRoute(c) },
       { name: 'cancel', run: (c) => this.cancel(c) },
       { name: 'local', run: (c) => this.local(c) },
+      { name: 'trunk', run: (c) => this.matchTrunk(c) },
       { name: 'auth', run: (c) => this.authenticate(c) },
       { name: 'registrar', run: (c) => this.register(c) },
       { name: 'location', run: (c) => this.locate(c) },
@@ -129,7 +145,7 @@ export class RequestPipeline implements TransactionUser {
     const ctx: RequestContext = {
       request, tx, flow, ruri: null, user: null,
       trusted: this.o.trustedSources.has(flow.remoteAddress),
-      allowListed: false,
+      allowListed: false, trunk: null,
     }
     const stages = this.stages
     for (let i = 0; i < stages.length; i++) if (stages[i]!.run(ctx)) return
@@ -261,6 +277,7 @@ export class RequestPipeline implements TransactionUser {
     if (!req.to.params.tag) return false
     const local = this.addresses
     let flowHint: string | null = null
+    let ftag: string | null = null
     // §16.4: a strict router before us put our Record-Route into the Request-URI.
     if (ctx.ruri && ctx.ruri.params.lr !== undefined && local.isLocal(ctx.ruri.host, ctx.ruri.port)) {
       const routes = req.getAll('route')
@@ -280,8 +297,10 @@ export class RequestPipeline implements TransactionUser {
       const na = parseNameAddr(top)
       if (!na || !local.isLocal(na.uri.host, na.uri.port)) break
       flowHint = na.uri.params[FLOW_PARAM] ?? null
+      ftag = na.uri.params[FTAG_PARAM] ?? ftag
       req.removeFirst('route')
     }
+    if (req.method === 'BYE') this.byeSeen(req, ftag)
     let target: Target | null = null
     const next = req.get('route')
     if (next !== undefined) {
@@ -345,7 +364,7 @@ export class RequestPipeline implements TransactionUser {
   private authenticate(ctx: RequestContext): boolean {
     const req = ctx.request
     if (req.method === 'ACK') return true // a stray ACK outside any transaction: nothing to do
-    if (ctx.trusted) return false
+    if (ctx.trusted || ctx.trunk !== null) return false
     stripAssertedIdentity(req)
     const isRegister = req.method === 'REGISTER'
     if (!isRegister && !this.addresses.isLocalHost(req.from.uri.host)) return false
@@ -420,8 +439,112 @@ export class RequestPipeline implements TransactionUser {
     return this.reply(ctx, req.method === 'OPTIONS' ? 'options-to-gateway' : 'no-such-gateway-resource')
   }
 
-  /** Location service (§16.5 targets from bindings) or a non-local next hop. */
+  /**
+   * Out-of-dialog requests from a trunk (Asterisk's `identify`): matched by source address
+   * (and header) before `auth`, so that the trunk's calls are not challenged (a trunk has no
+   * account here; its source address is its credential, like Kamailio's `allow_trusted`).
+   * REGISTER is never a trunk's: it is challenged as always. Never answers.
+   */
+  private matchTrunk(ctx: RequestContext): boolean {
+    const trunks = this.o.trunks
+    const req = ctx.request
+    if (trunks === undefined || req.method === 'REGISTER' || req.method === 'ACK' || req.to.params.tag) return false
+    const t = trunks().matchInbound(ctx.flow.remoteAddress, req)
+    if (t !== null) ctx.trunk = t.name
+    return false
+  }
+
+  /**
+   * Calls (INVITE) and MESSAGE go through the dial plan (call-router.ts) when one is
+   * configured: users, ring groups, trunks with failover, DIDs on trunks; a SIP URI of another
+   * domain is located by RFC 3263. Other requests keep the location service / IP next hop.
+   */
   private locate(ctx: RequestContext): boolean {
+    const router = this.o.router
+    const req = ctx.request
+    if (router === undefined || (req.method !== 'INVITE' && req.method !== 'MESSAGE')) return this.locateByName(ctx)
+    const ruri = ctx.ruri!
+    let routed: RoutedCall | Promise<RoutedCall>
+    if (ctx.trunk !== null) {
+      routed = router.route(req, { kind: 'trunk', trunk: ctx.trunk }, this.dialedFromTrunk(ctx))
+    } else if (this.addresses.isOurUri(ruri.host, ruri.port)) {
+      if (ruri.user === null) return this.reply(ctx, 'unknown-user')
+      // A local user by name (users.yaml, live): the location service, as without a dial plan.
+      if (this.o.userExists(decodeUser(ruri.user))) return this.locateByName(ctx)
+      const caller: Caller = ctx.user !== null ? { kind: 'user', username: ctx.user } : { kind: 'anonymous' }
+      routed = router.route(req, caller, decodeUser(ruri.user))
+    } else {
+      if (ctx.user === null && !ctx.trusted) return this.reply(ctx, 'relaying-denied')
+      if (this.nextHop.uri(ruri) !== null) return this.locateByName(ctx)
+      routed = router.routeUri(ruri, req.uri)
+    }
+    if (routed instanceof Promise) {
+      routed.then((r) => this.forwardRouted(ctx, r), (e: unknown) => {
+        log.error('routing failed', { callId: req.get('call-id'), error: String(e) })
+        this.replyStatus(ctx, 500, 'Routing Failed')
+      })
+    } else {
+      this.forwardRouted(ctx, routed)
+    }
+    return true
+  }
+
+  /**
+   * The number a trunk's request is for: the Request-URI user part (a DID), unless the trunk
+   * sends to the Contact the gateway registered (its account name): then the To user.
+   */
+  private dialedFromTrunk(ctx: RequestContext): string {
+    const req = ctx.request
+    const ruriUser = ctx.ruri!.user === null ? '' : decodeUser(ctx.ruri!.user)
+    const account = this.o.trunks?.().definition(ctx.trunk!)?.username
+    if (ruriUser !== '' && ruriUser !== account) return ruriUser
+    const to = req.to.uri.user
+    return to === null ? ruriUser : decodeUser(to)
+  }
+
+  private forwardRouted(ctx: RequestContext, r: RoutedCall): void {
+    const req = ctx.request
+    if (r.kind === 'refuse') {
+      this.replyStatus(ctx, r.status, r.reason)
+      return
+    }
+    const isInvite = req.method === 'INVITE'
+    if (isInvite) this.callStarted(ctx, r.targets, r.direction, r.trunk ?? ctx.trunk, r.rule)
+    const callId = req.get('call-id') ?? ''
+    const trunks = this.o.trunks
+    this.o.proxy.forward(req, ctx.tx!, ctx.flow, r.targets, {
+      recordRoute: DIALOG_CREATING.has(req.method), callerUser: ctx.user,
+      ...(r.onFailure ? { onFailure: r.onFailure } : {}),
+      reportCall: isInvite,
+      // A call that was not answered no longer counts against its trunk's cap.
+      ...(trunks && (r.direction === 'outbound' || r.direction === 'transit')
+        ? { onFinal: (status: number) => { if (status >= 300 || !isInvite) trunks().callEnded(callId) } }
+        : {}),
+    })
+  }
+
+  private callStarted(ctx: RequestContext, targets: Target[], direction: CallDirection, trunk: string | null, rule: string | null): void {
+    const req = ctx.request
+    this.events.callStarted({
+      callId: req.get('call-id') ?? '', fromTag: req.from.params.tag ?? '', at: Date.now(),
+      from: req.from.uri.user === null ? `sip:${req.from.uri.host}` : `sip:${req.from.uri.user}@${req.from.uri.host}`,
+      callerUser: ctx.user, dialed: req.uri, routed: targets.map((t) => t.requestUri), direction, trunk, rule,
+    })
+  }
+
+  /** A BYE passing through: the call ended (records, trunk caps); `ftag` from our Route tells who sent it. */
+  private byeSeen(req: SipRequest, ftag: string | null): void {
+    const callId = req.get('call-id') ?? ''
+    this.o.trunks?.().callEnded(callId)
+    const fromTag = req.from.params.tag ?? null
+    this.events.callEnded({
+      callId, fromTag: ftag, at: Date.now(),
+      endedBy: ftag === null ? 'caller' : fromTag === ftag ? 'caller' : 'callee', reason: 'BYE',
+    })
+  }
+
+  /** Location service (§16.5 targets from bindings) or a non-local next hop. */
+  private locateByName(ctx: RequestContext): boolean {
     const req = ctx.request
     const ruri = ctx.ruri!
     const tx = ctx.tx!
@@ -444,7 +567,9 @@ export class RequestPipeline implements TransactionUser {
       if (!d) return this.reply(ctx, 'no-route')
       targets = [{ requestUri: req.uri, destination: d }]
     }
-    this.o.proxy.forward(req, tx, ctx.flow, targets, { recordRoute: DIALOG_CREATING.has(req.method), callerUser: ctx.user })
+    const isInvite = req.method === 'INVITE'
+    if (isInvite) this.callStarted(ctx, targets, targets[0]?.user !== undefined ? 'internal' : 'outbound', null, null)
+    this.o.proxy.forward(req, tx, ctx.flow, targets, { recordRoute: DIALOG_CREATING.has(req.method), callerUser: ctx.user, reportCall: isInvite })
     return true
   }
 
