@@ -37,7 +37,10 @@ import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.ts'
 import { JsonSignalingService } from './signaling-json/json-signaling-service.ts'
 import { createCallRouting, type CallRouting } from './call-routing.ts'
 import type { DnsLocator } from './sip/dns/dns-locator.ts'
-import type { CallEventSink } from './sip/proxy/call-events.ts'
+import { NO_CALL_EVENTS, type CallEventSink } from './sip/proxy/call-events.ts'
+import { CdrStore, cdrDatabasePath, openCdrDatabase } from './store/cdr-store.ts'
+import { CallRecorder } from './cdr/call-recorder.ts'
+import { createCdrReader } from './cdr/cdr-reader.ts'
 
 const log = logger('gateway')
 
@@ -172,8 +175,9 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     transport, transactions, local, scheduler,
     sessionTimeout: config.media.sessionTimeout * 1000,
   })
-  // Call records: the CDR recorder once it is wired (cdr/); nothing until then.
-  const callEvents: CallEventSink | undefined = undefined
+  // Call records (cdr/): a row per call in their own database beside the bindings.
+  const cdr = config.cdr.enabled ? openCdrs(config, scheduler) : null
+  const callEvents: CallEventSink = cdr?.recorder ?? NO_CALL_EVENTS
   const proxy = new StatefulProxy({
     transport, transactions, scheduler,
     timerC: config.proxy.timerC * 1000,
@@ -239,6 +243,8 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
       httpPort: () => gateway.httpPort,
       softphone: options.softphone ?? null,
       startedAt: Date.now(),
+      cdr: cdr === null ? null : { reader: cdr.reader, calls: cdr.recorder },
+      routing,
     }),
     reload(next: GatewayConfig): string[] {
       users.replace(next.users)
@@ -269,6 +275,12 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     },
     async close() {
       await routing.stop()
+      if (cdr !== null) {
+        cdr.recorder.shutdown()
+        cdr.store.close()
+        await cdr.reader.close()
+        cdr.db.close()
+      }
       jsonSignaling?.close()
       await media?.close()
       transactions.close()
@@ -278,4 +290,14 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     },
   }
   return gateway
+}
+
+/** The CDR database, writer, recorder and reader (cdr/, store/cdr-store.ts). */
+function openCdrs(config: GatewayConfig, scheduler: Scheduler) {
+  const path = config.cdr.path ?? cdrDatabasePath(config.store.path)
+  const db = openCdrDatabase(path)
+  const store = new CdrStore(db, { scheduler, maxAgeDays: config.cdr.maxAgeDays })
+  const recorder = new CallRecorder({ store, scheduler, maxCallSeconds: config.cdr.maxCallSeconds })
+  const reader = createCdrReader(path, store)
+  return { db, store, recorder, reader }
 }

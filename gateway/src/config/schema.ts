@@ -205,6 +205,16 @@ export const GatewayFileSchema = Type.Object({
     /** Seconds a JSON session outlives its WebSocket, waiting for `attach` (a page reload). */
     graceSeconds: Type.Integer({ minimum: 0, maximum: 600, default: 30 }),
   }, { additionalProperties: false, default: {} }),
+  /** Call detail records (bun:sqlite, GET /api/cdrs): one row per call, answered or not. */
+  cdr: Type.Object({
+    enabled: Type.Boolean({ default: true }),
+    /** Database file; default `cdrs.sqlite` beside `store.path` (`:memory:` with it). */
+    path: Type.Optional(Type.String({ minLength: 1 })),
+    /** Rows older than this are deleted, days; 0 keeps them forever. */
+    maxAgeDays: Type.Integer({ minimum: 0, maximum: 36_500, default: 90 }),
+    /** A call with no end after this long (a phone vanished without BYE) is closed, seconds; 0: never. */
+    maxCallSeconds: Type.Integer({ minimum: 0, maximum: 604_800, default: 14_400 }),
+  }, { additionalProperties: false, default: {} }),
   /**
    * DNS for next hops that are names (RFC 3263: NAPTR, SRV, A), e.g. trunks and SIP URIs of
    * other domains (gateway/src/sip/dns/).

@@ -17,6 +17,9 @@ import { sipWebSocketPlugin } from './sip-websocket-plugin.ts'
 import { jsonWebSocketPlugin } from './json-websocket-plugin.ts'
 import type { JsonSignalingService } from '../signaling-json/json-signaling-service.ts'
 import { softphonePlugin, type StaticAsset } from './softphone-plugin.ts'
+import { cdrPlugin, type CdrPluginDeps } from './cdr-plugin.ts'
+import { routePlugin, type RoutePluginDeps } from './route-plugin.ts'
+import { trunksPlugin, type TrunksPluginDeps } from './trunks-plugin.ts'
 
 export interface HttpAppDeps {
   config: GatewayConfig
@@ -38,6 +41,10 @@ export interface HttpAppDeps {
   softphone: Map<string, StaticAsset> | null
   /** Milliseconds since the UNIX epoch, for uptime. */
   startedAt: number
+  /** Call records and active calls (GET /api/cdrs, /api/calls); null when cdr.enabled is false. */
+  cdr: { reader: CdrPluginDeps['cdrs']; calls: CdrPluginDeps['calls'] } | null
+  /** Dial plan explain and trunk states (GET /api/route/explain, /api/trunks). */
+  routing: Pick<RoutePluginDeps, 'explain'> & Pick<TrunksPluginDeps, 'trunkStatuses'>
 }
 
 /** The HTTP app with every endpoint of the gateway; call `.listen()` on it to serve. */
@@ -61,5 +68,8 @@ export function createHttpApp(deps: HttpAppDeps) {
       authenticate: (username, password) => verifyPassword(users.get(username), config.realm, password),
       stunPort: deps.stunPort,
     }))
+    .use(deps.cdr ? cdrPlugin({ adminToken: config.adminToken, cdrs: deps.cdr.reader, calls: deps.cdr.calls }) : new Elysia({ name: 'cdr-off' }))
+    .use(routePlugin({ adminToken: config.adminToken, explain: (from, to) => deps.routing.explain(from, to) }))
+    .use(trunksPlugin({ adminToken: config.adminToken, trunkStatuses: () => deps.routing.trunkStatuses() }))
     .use(softphonePlugin(deps.softphone))
 }
