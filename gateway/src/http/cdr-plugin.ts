@@ -53,6 +53,8 @@ export interface CdrPluginDeps {
   calls: { activeCalls(limit?: number): ActiveCall[]; readonly stats: { active: number } }
   /** Wall clock, epoch ms, for the CSV file name (default Date.now). */
   now?: () => number
+  /** Ends an answered call by its Call-ID (BYE to both sides); false when none is answered with it. */
+  hangUp?: (callId: string) => boolean
 }
 
 /** `GET /api/calls` lists the oldest calls first, this many unless `limit` says otherwise (at most the max). */
@@ -151,7 +153,7 @@ function cdrJson(c: StoredCdr) {
   return { ...c, start: iso(c.start), answer: iso(c.answer), end: iso(c.end) }
 }
 
-/** Elysia plugin serving `/api/cdrs`, `/api/cdrs.csv` and `/api/calls`. */
+/** Elysia plugin serving `/api/cdrs`, `/api/cdrs.csv`, `/api/calls` and `DELETE /api/calls/:callId` (hang up). */
 export function cdrPlugin(deps: CdrPluginDeps) {
   const now = deps.now ?? Date.now
 
@@ -194,6 +196,16 @@ export function cdrPlugin(deps: CdrPluginDeps) {
   return new Elysia({ name: 'cdrs' })
     .get('/api/cdrs', ({ request, set }) => list(request, set, false))
     .get('/api/cdrs.csv', ({ request, set }) => list(request, set, true))
+    .delete('/api/calls/:callId', ({ request, set, params }) => {
+      const refusal = adminRefusal(request, set, deps.adminToken)
+      if (refusal !== null) return refusal
+      if (deps.hangUp === undefined || !deps.hangUp(params.callId)) {
+        set.status = 404
+        return { error: 'no answered call with that Call-ID' }
+      }
+      set.status = 204
+      return null
+    })
     .get('/api/calls', ({ request, set }) => {
       const refusal = adminRefusal(request, set, deps.adminToken)
       if (refusal !== null) return refusal

@@ -9,16 +9,15 @@
  * forwarding only. A plain proxied call never reaches this module's state.
  */
 import { SipRequest, type SipResponse } from '../message/sip-message.ts'
-import type { HeaderField } from '../syntax/types.ts'
 import type { ClientTransaction } from '../transaction/transaction-user.ts'
-import type { Flow, TransportProtocol } from '../transport/flow.ts'
+import type { Flow } from '../transport/flow.ts'
 import type { TransportLayer } from '../transport/transport-layer.ts'
 import type { Scheduler } from '../../base/scheduler.ts'
 import type { LocalAddresses } from '../../base/local-addresses.ts'
 import { logger } from '../../base/log.ts'
+import { byeRequest } from './dialog-sides.ts'
 import { AnchoredDialogs, type AnchoredDialog, type DialogSide } from './anchored-dialogs.ts'
 import type { BranchMedia, BranchMediaSeam, ForwardMedia } from './branch-media.ts'
-import { proxyBranch } from './branch.ts'
 import { isMediaRefusal, type CallLeg, type CallSide, type MediaHooks, type MediaSessionKey } from './media-hooks.ts'
 import type { ProxyTransactions } from './proxy-transactions.ts'
 import type { ForwardOptions, Target } from './target.ts'
@@ -86,7 +85,7 @@ export class AnchoredCalls implements BranchMediaSeam {
    * released. RFC 5626 §7 treats such a flow as failed; there is nobody left to send a BYE
    * on the dead side.
    */
-  endOnFlow(flow: Flow): number {
+  endOnFlow(flow: Flow): string[] {
     const dialogs = this.dialogs.usingFlow(flow)
     for (const d of dialogs) {
       this.dropDialog(d)
@@ -97,7 +96,15 @@ export class AnchoredCalls implements BranchMediaSeam {
       this.sendBye(d, from, to)
       log.info('call ended: a leg\'s connection closed', { callId: d.callId, flowId: flow.id })
     }
-    return dialogs.length
+    return dialogs.map((d) => d.callId)
+  }
+
+  /** Ends the anchored call `callId` from the middle (an operator's hang-up): BYE to both sides. */
+  hangUp(callId: string, reason: string): boolean {
+    const d = this.dialogs.get(callId)
+    if (d === undefined) return false
+    this.endDialog(d, 'hung up', reason)
+    return true
   }
 
   /** @internal for AnchoredBranch: the hooks. */
@@ -140,14 +147,14 @@ export class AnchoredCalls implements BranchMediaSeam {
     return m !== null && this.o.local.isLocal(m[1]!.toLowerCase(), m[2] ? Number(m[2]) : null)
   }
 
-  /** Ends an anchored call from the middle (session timeout): BYE to both sides, relay released. */
-  private endDialog(d: AnchoredDialog, why: string): void {
+  /** Ends an anchored call from the middle (session timeout, hang-up): BYE to both sides with `reason` (RFC 3326), relay released. */
+  private endDialog(d: AnchoredDialog, why: string, reason = 'SIP;cause=408;text="Session timeout"'): void {
     d.timer = null
     if (this.dialogs.get(d.callId) !== d) return
     this.dropDialog(d)
     log.info('anchored call ended by the gateway', { callId: d.callId, reason: why })
-    this.sendBye(d, d.caller, d.callee)
-    this.sendBye(d, d.callee, d.caller)
+    this.sendBye(d, d.caller, d.callee, reason)
+    this.sendBye(d, d.callee, d.caller, reason)
   }
 
   /** Forgets an anchored dialog: its timer, its record, its relay. */
@@ -160,25 +167,9 @@ export class AnchoredCalls implements BranchMediaSeam {
     this.o.hooks.release(d.plan, d.key)
   }
 
-  /**
-   * A BYE on behalf of `from` towards `to` (RFC 3261 §15.1.1: Request-URI the remote target,
-   * To/From with the dialog's tags, CSeq above any `from` used, Route the route set).
-   */
-  private sendBye(d: AnchoredDialog, from: DialogSide, to: DialogSide): void {
-    const transport: TransportProtocol = to.destination.flow?.transport ?? to.destination.transport
-    const sb = this.o.transport.sentBy(transport)
-    const headers: HeaderField[] = [
-      { name: 'via', value: `SIP/2.0/${transport} ${sb.host}:${sb.port};branch=${proxyBranch('bye')};rport` },
-      { name: 'max-forwards', value: '70' },
-      { name: 'from', value: from.identity },
-      { name: 'to', value: to.identity },
-      { name: 'call-id', value: d.callId },
-      { name: 'cseq', value: `${from.cseq + 1} BYE` },
-      { name: 'reason', value: 'SIP;cause=480;text="Connection to the other party was lost"' },
-    ]
-    for (const r of to.routeSet) headers.push({ name: 'route', value: r })
-    from.cseq++
-    const bye = new SipRequest('BYE', to.contact, headers)
+  /** A BYE on behalf of `from` towards `to` (dialog-sides.ts `byeRequest`). */
+  private sendBye(d: AnchoredDialog, from: DialogSide, to: DialogSide, reason = 'SIP;cause=480;text="Connection to the other party was lost"'): void {
+    const bye = byeRequest(d.callId, from, to, (t) => this.o.transport.sentBy(t), reason)
     this.o.transactions.sendRequest(bye, to.destination, {
       onResponse: () => {},
       onTimeout: () => log.info('BYE for a lost leg timed out', { callId: d.callId }),

@@ -7,25 +7,11 @@
  */
 import type { SipRequest, SipResponse } from '../message/sip-message.ts'
 import type { Destination, Flow } from '../transport/flow.ts'
+import { dialogSides, type DialogSide } from './dialog-sides.ts'
+
+export type { DialogSide } from './dialog-sides.ts'
 import type { CallSide, MediaSessionKey } from './media-hooks.ts'
 import type { TimerHandle } from '../../base/scheduler.ts'
-
-/** How to reach one side of an anchored dialog and what it last said. */
-export interface DialogSide {
-  /** Next hop towards this side (its flow when connection-oriented). */
-  destination: Destination
-  /** The side's remote target (Contact URI), used as Request-URI of our BYE. */
-  contact: string
-  /** This side's From/To header value including its tag, as it appears when it sends. */
-  identity: string
-  tag: string
-  /** Route set for requests we send towards this side (proxies beyond us on that side). */
-  routeSet: string[]
-  /** Highest CSeq number seen in requests from this side. */
-  cseq: number
-  /** The flow whose closing ends the call (WS/TCP/TLS legs). */
-  flow: Flow | null
-}
 
 export interface AnchoredDialog {
   callId: string
@@ -66,42 +52,14 @@ export class AnchoredDialogs {
     isOurRecordRoute: (value: string) => boolean
   }): AnchoredDialog {
     const { invite, ok } = args
-    const rr = ok.getAll('record-route')
-    let first = rr.findIndex(args.isOurRecordRoute)
-    let last = first
-    while (last + 1 < rr.length && args.isOurRecordRoute(rr[last + 1]!)) last++
-    if (first < 0) {
-      first = rr.length
-      last = rr.length - 1
-    }
-    const calleeTag = ok.to.params.tag ?? ''
+    const sides = dialogSides(args)
     const d: AnchoredDialog = {
       callId: invite.callId,
       timer: null,
       plan: args.plan,
-      key: { ...args.key, calleeTag },
-      caller: {
-        destination: args.callerDestination,
-        contact: contactUri(invite.get('contact')) ?? invite.from.uri.host,
-        identity: invite.get('from') ?? '',
-        tag: invite.from.params.tag ?? '',
-        // §12.1.1: the callee's route set is the Record-Route list in order; the part after
-        // our entries leads to the caller.
-        routeSet: rr.slice(last + 1),
-        cseq: invite.cseq.seq,
-        flow: args.callerFlow,
-      },
-      callee: {
-        destination: args.calleeDestination,
-        contact: contactUri(ok.get('contact')) ?? invite.uri,
-        identity: ok.get('to') ?? '',
-        tag: calleeTag,
-        // §12.1.2: the caller's route set is the Record-Route list reversed; the part before
-        // our entries, reversed, leads to the callee.
-        routeSet: rr.slice(0, first).reverse(),
-        cseq: 0,
-        flow: args.calleeFlow,
-      },
+      key: { ...args.key, calleeTag: sides.callee.tag },
+      caller: sides.caller,
+      callee: sides.callee,
     }
     this.byCallId.set(d.callId, d)
     return d
@@ -133,15 +91,4 @@ export class AnchoredDialogs {
   all(): IterableIterator<AnchoredDialog> {
     return this.byCallId.values()
   }
-}
-
-function contactUri(value: string | undefined): string | null {
-  if (value === undefined) return null
-  const lt = value.indexOf('<')
-  if (lt >= 0) {
-    const gt = value.indexOf('>', lt)
-    return gt > lt ? value.slice(lt + 1, gt) : null
-  }
-  const semi = value.indexOf(';')
-  return (semi >= 0 ? value.slice(0, semi) : value).trim()
 }

@@ -41,7 +41,9 @@ export interface BranchMediaSeam {
   branch(request: SipRequest, inFlow: Flow, target: Target, index: number, opts: ForwardOptions, forward: ForwardMedia): BranchMedia | null
   /**
    * A connection-oriented flow closed: end every anchored call that used it (BYE to the
-   * other leg, relay released). Returns how many calls were ended.
+   * other leg, relay released). Returns the Call-IDs of the calls ended.
    */
-  endOnFlow(flow: Flow): number
+  endOnFlow(flow: Flow): string[]
+  /** Ends the anchored call with this Call-ID from the middle (BYE to both sides); false when none. */
+  hangUp(callId: string, reason: string): boolean
 }

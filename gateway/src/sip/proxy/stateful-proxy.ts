@@ -21,6 +21,7 @@ import type { BranchMediaSeam, ForwardMedia } from './branch-media.ts'
 import type { ProxyTransactions } from './proxy-transactions.ts'
 import { distinctTargets, type FailedBranch, type ForwardOptions, type Target } from './target.ts'
 import type { CallEventSink, MediaPath } from './call-events.ts'
+import type { ProxiedDialogs } from './proxied-dialogs.ts'
 import { logger } from '../../base/log.ts'
 
 const log = logger('sip.proxy')
@@ -43,6 +44,8 @@ export interface StatefulProxyOptions {
   onInviteFinal?: (seconds: number, status: number) => void
   /** Call records: answered / failed outcomes of INVITEs forwarded with `reportCall` (call-events.ts). */
   callEvents?: CallEventSink
+  /** Dialog state of answered, not anchored calls (hang-up, BYE when a leg's connection drops). */
+  dialogs?: ProxiedDialogs
 }
 
 const MAX_FORWARDS_DEFAULT = 70
@@ -69,6 +72,7 @@ export class StatefulProxy {
    */
   forward(request: SipRequest, serverTx: ServerTransaction, inFlow: Flow, targets: Target[], opts: ForwardOptions): void {
     const isInvite = request.method === 'INVITE'
+    if (this.o.dialogs !== undefined && request.to.params.tag) this.o.dialogs.noteRequest(request)
     const ctx = new ResponseContext(request, serverTx, isInvite, opts)
     if (isInvite && this.o.onInviteFinal) ctx.startedAt = this.o.scheduler.now()
     if (isInvite) {
@@ -289,6 +293,7 @@ export class StatefulProxy {
       const answers = !ctx.finalSent && ctx.isInvite
       // Read before sending: the server transaction may release the response's fields.
       if (answers && opts.reportCall) this.reportAnswered(ctx, branch, res)
+      if (answers && opts.recordRoute && branch.media === null) this.recordDialog(ctx, branch, res)
       if (!(ctx.finalSent && !ctx.isInvite)) this.sendUpstream(ctx, res)
       if (!ctx.finalSent) {
         ctx.finalSent = true
@@ -374,6 +379,32 @@ export class StatefulProxy {
     opts.onFinal?.(finalStatus)
   }
 
+  /** An answered, not anchored call: its dialog, so that the gateway can end it (proxied-dialogs.ts). */
+  private recordDialog(ctx: ResponseContext, branch: Branch, ok: SipResponse): void {
+    const dialogs = this.o.dialogs
+    const serverTx = ctx.serverTx
+    if (dialogs === undefined || serverTx === null || branch.target === null) return
+    const inFlow = serverTx.flow
+    const calleeFlow = branch.tx?.flow && branch.tx.flow.reliable ? branch.tx.flow : null
+    dialogs.record({
+      invite: ctx.request, ok,
+      callerDestination: this.o.transport.responseDestination(ctx.request, inFlow),
+      callerFlow: inFlow.reliable ? inFlow : null,
+      calleeDestination: calleeFlow ? { ...branch.target.destination, flow: calleeFlow } : branch.target.destination,
+      calleeFlow,
+    })
+  }
+
+  /**
+   * Ends an answered call from the middle (an operator's hang-up): a BYE to both sides, the
+   * call reported ended by the gateway. False when no answered call has that Call-ID.
+   */
+  hangUp(callId: string, reason = 'SIP;cause=200;text="Call ended by the operator"'): boolean {
+    const ended = this.o.dialogs?.hangUp(callId, reason) === true || this.o.media?.hangUp(callId, reason) === true
+    if (ended) this.o.callEvents?.callEnded({ callId, fromTag: null, at: Date.now(), endedBy: 'gateway', reason: 'hung up by the operator' })
+    return ended
+  }
+
   private reportAnswered(ctx: ResponseContext, branch: Branch, res: SipResponse): void {
     const events = this.o.callEvents
     if (!events) return
@@ -415,7 +446,8 @@ export class StatefulProxy {
    * an answer: its branches are CANCELled (§16.10 behaviour, without a CANCEL to answer). A
    * branch towards a callee on that flow ends as 480 at once.
    * Anchored calls that used the flow are ended by the media seam (BYE to the other leg).
-   * Returns the number of anchored calls ended.
+   * Answered calls with a leg on the flow (anchored or not) get a BYE on the other leg and are
+   * reported ended by the gateway. Returns the number of answered calls ended.
    */
   endDialogsOnFlow(flow: Flow): number {
     for (const ctx of this.inviteContexts.values()) {
@@ -432,7 +464,10 @@ export class StatefulProxy {
         this.onBranchFailure(ctx, b, 480, ctx.options, 'Connection Closed')
       }
     }
-    return this.o.media?.endOnFlow(flow) ?? 0
+    // Answered calls with a leg on that flow: BYE to the other leg (anchored ones by the media seam).
+    const ended = [...(this.o.dialogs?.endOnFlow(flow) ?? []), ...(this.o.media?.endOnFlow(flow) ?? [])]
+    for (const callId of ended) this.o.callEvents?.callEnded({ callId, fromTag: null, at: Date.now(), endedBy: 'gateway', reason: 'connection lost' })
+    return ended.length
   }
 
   // ---- CANCEL and Timer C ---------------------------------------------------------------

@@ -134,7 +134,8 @@ function anchoredProxy() {
       medias.push(m)
       return m
     },
-    endOnFlow: () => 0,
+    endOnFlow: () => [],
+    hangUp: () => false,
   }
   const proxy = new StatefulProxy({ transport: transportLayer(), transactions, scheduler, timerC: TIMER_C, cancelTimeout: CANCEL_TIMEOUT, media: seam })
   const finals: number[] = []

@@ -4,7 +4,7 @@
  * flows (for sent-by values and the stateless ACK), and request/response builders.
  */
 import { afterAll, beforeAll } from 'bun:test'
-import { setLogSink } from '../../../../gateway/src/base/log.ts'
+import { setLogLevel, setLogSink } from '../../../../gateway/src/base/log.ts'
 import { SipRequest, type SipResponse } from '../../../../gateway/src/sip/message/sip-message.ts'
 import { createResponse } from '../../../../gateway/src/sip/message/create-response.ts'
 import type { HeaderField } from '../../../../gateway/src/sip/syntax/types.ts'
@@ -31,11 +31,15 @@ export const CANCEL_TIMEOUT = 32_000
 export function captureLogs(): string[] {
   const lines: string[] = []
   let prev: ((line: string) => void) | null = null
+  let prevLevel: ReturnType<typeof setLogLevel> | null = null
   beforeAll(() => {
     prev = setLogSink((line) => lines.push(line))
+    // The level is process-wide: another test file's gateway may have set it to warn.
+    prevLevel = setLogLevel('info')
   })
   afterAll(() => {
     if (prev) setLogSink(prev)
+    if (prevLevel) setLogLevel(prevLevel)
   })
   return lines
 }
