@@ -117,4 +117,43 @@ describe('bun gateway/src/main.ts', () => {
     await gw.waitFor('configuration reloaded')
     expect(await udpRequest(port, options('sip:dave@patchbay.test', 'r4'))).toBe('SIP/2.0 480 Temporarily Unavailable')
   })
+
+  test('SIGHUP applies a new dial plan; a broken dialplan.yaml is refused with file:line and the running plan kept', async () => {
+    const dir = tempDir()
+    const token = 'cli-admin-token-0123456789'
+    writeFileSync(join(dir, 'gateway.yaml'), [
+      'domain: patchbay.test',
+      'http: { host: 127.0.0.1, port: 0 }',
+      'sip: { host: 127.0.0.1, udpPort: 0, tcpPort: 0 }',
+      'ice: { stun: { enabled: false } }',
+      'store: { path: ":memory:" }',
+      `adminToken: ${token}`,
+      '',
+    ].join('\n'))
+    writeFileSync(join(dir, 'users.yaml'), `users:\n${userEntry('alice', 'pw-a')}${userEntry('carol', 'pw-c')}`)
+    const plan = (rule: string) => ['outbound:', `  - name: ${rule}`, '    prefix: ["7"]', '    maxLength: 4', `    user: ${rule === 'to-alice' ? 'alice' : 'carol'}`, ''].join('\n')
+    writeFileSync(join(dir, 'dialplan.yaml'), plan('to-alice'))
+    const gw = new PeerProcess('gateway', [process.execPath, MAIN, '--config', dir])
+    running.push(gw)
+    const banner = await gw.waitFor(/softphone\s+http:\/\/127\.0\.0\.1:(\d+)/, 15_000)
+    const http = `http://127.0.0.1:${/:(\d+)/.exec(banner)![1]}`
+    const ruleFor = async (to: string) => {
+      const r = await fetch(`${http}/api/route/explain?from=alice&to=${to}`, { headers: { authorization: `Bearer ${token}` } })
+      expect(r.status).toBe(200)
+      const e = await r.json() as { decision: { rule: { name: string } | null } }
+      return e.decision.rule?.name ?? null
+    }
+    expect(await ruleFor('7001')).toBe('to-alice')
+
+    writeFileSync(join(dir, 'dialplan.yaml'), 'outbound:\n  - name: broken\n    prefix: ["7"]\n    pattern: "(["\n    user: carol\n')
+    process.kill(gw.pid, 'SIGHUP')
+    await gw.waitFor('configuration reload refused')
+    expect(gw.output()).toMatch(/dialplan\.yaml:4 outbound\[0\]\.pattern: /)
+    expect(await ruleFor('7001')).toBe('to-alice')
+
+    writeFileSync(join(dir, 'dialplan.yaml'), plan('to-carol'))
+    process.kill(gw.pid, 'SIGHUP')
+    await gw.waitFor('dial plan and trunks reloaded')
+    expect(await ruleFor('7001')).toBe('to-carol')
+  })
 })
