@@ -3,7 +3,7 @@
  * (issue 13): a browser-side user (SIP over WebSocket) dials an international number that
  * leaves through the first carrier, which answers 503, and is answered by the second (serial
  * forking, RFC 3263 §4.3 style failover), rewritten to E.164 with the trunk's asserted
- * identity (RFC 3325); a user whose class is too low gets 403 and nothing leaves the gateway;
+ * identity (RFC 3325) and only the codecs it allows; a user whose class is too low gets 403 and nothing leaves the gateway;
  * a PBX on a trunk (recognised by source address) calls a DID that rings a user, an unknown
  * DID gets 404, and a trusted PBX transits to another PBX trunk. A reload routes the next call
  * by the new dial plan.
@@ -64,7 +64,7 @@ function writeConfig(outbound: unknown[]): GatewayConfig {
       { name: 'carrier-a', type: 'peer', host: '127.0.0.1', port: ports[0], qualifySeconds: 0, inbound: { addresses: ['127.0.0.11'] } },
       {
         name: 'carrier-b', type: 'peer', host: '127.0.0.1', port: ports[1], qualifySeconds: 0, inbound: { addresses: ['127.0.0.12'] },
-        callerId: { number: '+4930999000', name: 'ACME Ltd' }, fromDomain: 'acme.example',
+        callerId: { number: '+4930999000', name: 'ACME Ltd' }, fromDomain: 'acme.example', codecs: ['PCMA'],
       },
       { name: 'pbx-a', type: 'peer', host: PBX_ADDRESS, port: ports[2], qualifySeconds: 0, trusted: true, class: 'national', inbound: { addresses: [PBX_ADDRESS] } },
       { name: 'pbx-b', type: 'peer', host: '127.0.0.1', port: ports[3], qualifySeconds: 0, inbound: { addresses: ['127.0.0.13'] } },
@@ -148,6 +148,10 @@ test('international call: carrier-a answers 503, carrier-b takes it, E.164 numbe
   expect(inviteA?.message.requestUri).toBe(`sip:+44207946000@127.0.0.1:${ports[0]}`)
   expect(inviteB?.message.requestUri).toBe(`sip:+44207946000@127.0.0.1:${ports[1]}`)
   expect(inviteB?.message.getAll('p-asserted-identity')).toEqual(['"ACME Ltd" <sip:+4930999000@acme.example>'])
+  // The browser's offer is anchored (WebRTC -> plain RTP: PCMU and PCMA); carrier-b allows
+  // PCMA only and gets no other voice codec, carrier-a (no list) gets both.
+  expect(inviteB?.message.body).toMatch(/^m=audio \d+ RTP\/AVP 8\r?$/m)
+  expect(inviteA?.message.body).toMatch(/^m=audio \d+ RTP\/AVP 0 8\r?$/m)
   expect(inviteB?.message.get('proxy-authorization'), 'the user\'s credentials for the gateway are not forwarded').toBeUndefined()
 })
 

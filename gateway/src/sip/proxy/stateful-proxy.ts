@@ -210,7 +210,7 @@ export class StatefulProxy {
           this.onBranchFailure(ctx, branch, 487, opts)
           return
         }
-        copy.body = sdp
+        copy.body = target.offerFilter ? filtered(sdp, target.offerFilter) : sdp
         send()
       },
       (e: unknown) => {
@@ -245,6 +245,7 @@ export class StatefulProxy {
       copy.prepend('record-route', recordRouteValue(t.sentBy(outTransport), outTransport, target.destination.flow ?? null, ftag))
     }
     if (opts.extraHeaders) for (const h of opts.extraHeaders) copy.append(h.name, h.value)
+    if (target.offerFilter && copy.body.length > 0 && request.method === 'INVITE') copy.body = filtered(copy.body, target.offerFilter)
     if (target.headers) {
       // Per-branch fields replace the request's fields of the same name (a trunk's asserted
       // identity replaces the user's); several of one name are kept in order.
@@ -615,6 +616,11 @@ class ProxyBranchHandler implements BranchHandler {
     this.ctx = null
     this.branch = null
   }
+}
+
+/** Applies a target's offer filter to an SDP body; Content-Length is written by the serializer. */
+function filtered(body: Uint8Array, filter: (sdp: string) => string): Uint8Array {
+  return new TextEncoder().encode(filter(bodyDecoder.decode(body)))
 }
 
 /** How the answered call's media flows, from the answer (call records). */

@@ -24,6 +24,8 @@ export interface Target {
   ringTimeoutMs?: number
   /** The trunk this target leaves through (call records, concurrent-call caps). */
   trunk?: string
+  /** Rewrites the offer (SDP text) this branch sends: a trunk's allowed codecs. */
+  offerFilter?: (sdp: string) => string
 }
 
 /**

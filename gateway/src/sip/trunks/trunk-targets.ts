@@ -5,6 +5,8 @@
  * host resolves to, in RFC 3263 order — one target per server, tried one after another on
  * 503, timeout or transport error (§4.3), before the dial plan moves to the next trunk.
  *
+ * The offer keeps only the trunk's allowed codecs (codec-filter.ts).
+ *
  * The caller identity the trunk should show goes in P-Asserted-Identity (RFC 3325 §9.1),
  * replacing the user's own asserted identity: the trunk's `callerId`, else the `fromUser` /
  * `fromDomain` the trunk expects. (A proxy may not rewrite From, RFC 3261 §16.6; a carrier
@@ -16,6 +18,7 @@ import type { Target } from '../proxy/target.ts'
 import type { DnsLocator } from '../dns/dns-locator.ts'
 import { toDestination } from '../dns/dns-locator.ts'
 import type { TrunkDefinition } from '../dialplan/trunk-definition.ts'
+import { filterOfferCodecs } from './codec-filter.ts'
 
 /** Targets for a trunk, or why there are none. */
 export interface TrunkTargets {
@@ -68,6 +71,7 @@ export async function trunkTargets(trunk: TrunkDefinition, number: string, locat
   return {
     targets: location.servers.map((s) => ({
       requestUri, destination: toDestination(s), trunk: trunk.name, ...(headers.length > 0 ? { headers } : {}),
+      ...(trunk.codecs.length > 0 ? { offerFilter: (sdp: string) => filterOfferCodecs(sdp, trunk.codecs) } : {}),
     })),
     reason: null,
   }
