@@ -4,7 +4,7 @@
  *   bun [--cpu-prof ...] gateway/src/main.ts --config TMPDIR
  *
  * with a generated configuration folder: gateway.yaml (free ports: UDP/TCP/HTTP on port 0,
- * the STUN service off, `store.path: ':memory:'`, `log.level: warn`, MD5 offered before
+ * the STUN service off, `store.path: ':memory:'`, call records in a file of the temp folder, `log.level: warn`, MD5 offered before
  * SHA-256 because SIPp 3.6.1 aborts when the first challenge is SHA-256, optional
  * `proxy.trustedSources`) and users.yaml (`service` plus bench users `user000000`.. whose
  * HA1s are computed with the gateway's own `ha1()` for realm = domain).
@@ -60,6 +60,8 @@ export interface PatchbayOptions {
   cpuProfile?: { dir: string; name: string; intervalMicros?: number }
   /** `log.level` (default warn). */
   logLevel?: 'debug' | 'info' | 'warn' | 'error'
+  /** CDR database file (cdr.path); absent: call records off. startPatchbay puts it in its temp folder. */
+  cdrPath?: string
 }
 
 /** gateway.yaml for the benchmark (see the module comment). */
@@ -89,6 +91,8 @@ export function benchGatewayYaml(options: PatchbayOptions): string {
     '    enabled: false',
     'store:',
     "  path: ':memory:'",
+    // Call records go to a file, as deployed (in memory they would grow with every call).
+    ...(options.cdrPath !== undefined ? ['cdr:', `  path: '${options.cdrPath}'`] : ['cdr:', '  enabled: false']),
     'log:',
     `  level: ${options.logLevel ?? 'warn'}`,
     '',
@@ -101,7 +105,7 @@ export function benchGatewayYaml(options: PatchbayOptions): string {
  */
 export async function startPatchbay(options: PatchbayOptions = {}): Promise<BenchPeer & { configDir: string; httpPort: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-bench-gateway-'))
-  writeFileSync(join(dir, 'gateway.yaml'), benchGatewayYaml(options))
+  writeFileSync(join(dir, 'gateway.yaml'), benchGatewayYaml({ cdrPath: join(dir, 'cdrs.sqlite'), ...options }))
   writeFileSync(join(dir, 'users.yaml'), benchUsersYaml(options.users ?? 0))
   const argv = [process.execPath]
   if (options.cpuProfile) {
