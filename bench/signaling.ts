@@ -5,7 +5,7 @@
  * startPatchbay's configuration, the gateway's default challenge order SHA-256 then MD5).
  *
  *   bun bench/signaling.ts [--quick] [--only sip|json] [--step-seconds N] [--idle-clients N]
- *                          [--recovery-clients N] [--browser-calls N] [--no-browser]
+ *                          [--recovery-clients N] [--browser-calls N] [--no-browser] [--browser-only]
  *
  * For each mode, with the headless generator (bench/lib/ws-sip-load.ts, bench/lib/json-load.ts:
  * Bun WebSocket clients, no media, the Chrome SDP of bench/fixtures):
@@ -18,7 +18,8 @@
  *    ports, time until all are registered again (softphone back-off: 1 s, doubling, ±20 %);
  * then 5. the real softphone in Chromium (bench/lib/chromium-latency.ts): click -> ringing
  * and answer -> first audio over `--browser-calls` (10) calls per mode, with the frames the
- * pages sent and received.
+ * pages sent and received. `--browser-only` runs step 5 alone (e.g. `--only json --browser-only
+ * --browser-calls 20` for the trickle ICE latency), written as signaling-browser[-MODE].*.
  *
  * Writes bench/results/signaling.json and signaling.md (--quick: signaling-quick.*).
  * `--render FILE` prints and writes the tables of a saved signaling.json again (no run).
@@ -36,7 +37,7 @@ const flags = (() => {
   try {
     return parseFlags(process.argv.slice(2), {
       quick: 'flag', only: 'value', 'step-seconds': 'value', 'idle-clients': 'value', 'recovery-clients': 'value',
-      'browser-calls': 'value', 'no-browser': 'flag', render: 'value',
+      'browser-calls': 'value', 'no-browser': 'flag', 'browser-only': 'flag', render: 'value',
     })
   } catch (e) {
     console.error(`bench/signaling.ts: ${(e as Error).message}`)
@@ -58,6 +59,11 @@ if (flags.has('render')) {
 }
 const quick = flags.has('quick')
 const only = flags.get('only')
+const browserOnly = flags.has('browser-only')
+if (browserOnly && flags.has('no-browser')) {
+  console.error('--browser-only and --no-browser exclude each other')
+  process.exit(2)
+}
 if (only !== undefined && only !== 'sip' && only !== 'json') {
   console.error('--only sip|json')
   process.exit(2)
@@ -96,7 +102,7 @@ console.log(`bench:signaling${quick ? ' (quick)' : ''}: SIP over WebSocket vs JS
 console.log(`load average at start: ${loadStart.join(' ')} (${machineInfo().cpus} CPUs, shared machine)`)
 
 const results: ModeResult[] = []
-for (const mode of MODES) {
+for (const mode of browserOnly ? [] : MODES) {
   console.log(`\n${NAMES[mode]}`)
   const gatewayWarnings: string[] = []
   const { wire, calls, registrations } = await withGateway(async (g) => {
@@ -137,7 +143,7 @@ for (const [title, rows] of sections) {
   printTable(rows)
 }
 for (const r of results) if (r.gatewayWarnings.length > 0) console.log(`\ngateway output (${r.mode}), last warnings:\n${r.gatewayWarnings.join('\n')}`)
-const name = `signaling${quick ? '-quick' : ''}${only === undefined ? '' : `-${only}`}`
+const name = `signaling${browserOnly ? '-browser' : quick ? '-quick' : ''}${only === undefined ? '' : `-${only}`}`
 const mdFile = writeMarkdown(name, markdown)
 const file = writeResult(name, {
   benchmark: 'signaling', only: only ?? null, ...data, headline,

@@ -155,8 +155,9 @@ export function renderSignaling(data: SignalingData): { headline: Row[]; section
     're-attach after a page reload (the session and its calls outlive the socket by `graceSeconds`; SIP over WebSocket loses them, RFC 5626 §5), ' +
     'and a much simpler client. It costs a B2BUA leg per JSON user on the gateway.' + measuredWins('json'),
     '',
-    'Neither mode trickles ICE today: the gateway\'s JSON mode v1 does not relay trickled candidates, so clients of both modes gather before sending their SDP ' +
-    '(the softphone stops waiting once the candidate set is usable). JSON sessions do not survive a gateway restart: after one, JSON clients log in again, as SIP clients register again.',
+    'The softphone in SIP mode gathers before sending its SDP (it stops waiting once the candidate set is usable); in JSON mode it trickles ICE (RFC 8838): ' +
+    'the `call` goes right after setLocalDescription, and the gateway relays the candidates by INFO (RFC 8840) to a callee whose bindings all trickle ' +
+    '(full trickle, JSON to JSON), else folds them into the INVITE (half trickle, docs/json-signaling.md "Trickle ICE"). JSON sessions do not survive a gateway restart: after one, JSON clients log in again, as SIP clients register again.',
     '',
     '<details><summary>Details</summary>\n',
     ...[

@@ -6,6 +6,8 @@
  *   const alice = await JsonClient.login(gw.httpUrl, 'alice', 'alice-demo')
  *   alice.send({ type: 'call', callId: 'c1', to: 'bob', sdp })
  *   await alice.next('answered', (m) => m.callId === 'c1')
+ *
+ * `login(..., { trickle: true })` declares a client that applies trickled candidates (RFC 8838).
  */
 import { createHash, createHmac } from 'node:crypto'
 import { JSON_SUBPROTOCOL } from '../../gateway/src/signaling-json/protocol.ts'
@@ -66,17 +68,18 @@ export class JsonClient {
   }
 
   /** Connects and logs in; throws when the gateway refuses. */
-  static async login(httpUrl: string, username: string, password: string): Promise<JsonClient> {
+  static async login(httpUrl: string, username: string, password: string, options: { trickle?: boolean } = {}): Promise<JsonClient> {
     const c = await JsonClient.connect(httpUrl)
-    const answer = await c.tryLogin(username, password)
+    const answer = await c.tryLogin(username, password, 'login', options)
     if (answer.type !== 'session') throw new Error(`login of ${username} refused: ${JSON.stringify(answer)}`)
     return c
   }
 
   /** Sends `login` and returns the answer (`session` or `error`). */
-  async tryLogin(username: string, password: string, id = 'login'): Promise<ServerFrame> {
+  async tryLogin(username: string, password: string, id = 'login', options: { trickle?: boolean } = {}): Promise<ServerFrame> {
     const ch = this.challenge!
-    this.send({ type: 'login', id, username, proof: loginProof(username, ch.realm, password, ch.nonce) })
+    const trickle = options.trickle ? { trickle: true } : {}
+    this.send({ type: 'login', id, username, proof: loginProof(username, ch.realm, password, ch.nonce), ...trickle })
     const answer = await this.nextOf(['session', 'error'], (m) => m.id === id)
     if (answer.type === 'session') this.session = answer
     return answer

@@ -17,6 +17,8 @@ import { CallLeg, type CallEvents } from './sip-leg/call-leg.ts'
 import { assertedDisplayName } from './sip-leg/header-values.ts'
 import { bodyOf, newCallId, newTag, SipEndpoint, type ChallengedResponse, type SipEndpointOptions, type SipRequestSink } from './sip-leg/sip-endpoint.ts'
 import { ERROR_CODES, MAX_CALLS_PER_SESSION, type CallEndCause, type ClientMessage, type ServerMessage } from './protocol.ts'
+import { foldCandidates, TRICKLE_ICE, type TrickledCandidate } from './sip-leg/trickle-sdp.ts'
+import { hasToken } from './sip-leg/header-values.ts'
 
 const log = logger('json.session')
 const decoder = new TextDecoder()
@@ -29,7 +31,18 @@ export type SendToClient = (message: ServerMessage) => void
 export interface JsonSessionOptions extends SipEndpointOptions {
   /** Unguessable token that re-attaches the session (`attach`). */
   token: string
+  /** The client applies trickled candidates (`login` with `trickle: true`). */
+  trickle?: boolean
+  /**
+   * Whether every binding of the target AOR takes trickle ICE (RFC 8840 §4.1 discovery
+   * through the registrar): a trickling `call` then goes out at once (full trickle), else
+   * its candidates are folded into the INVITE (half trickle). Absent: always half trickle.
+   */
+  calleeTrickles?: (targetUri: string) => boolean
 }
+
+/** RFC 3840 feature tag of a trickle ICE UA's Contact (RFC 8840 §4.1). */
+export const TRICKLE_FEATURE_TAG = `;+sip.extensions="${TRICKLE_ICE}"`
 
 let incomingSeq = 0
 
@@ -64,6 +77,11 @@ export class JsonSession implements SipRequestSink, CallEvents {
     return this.o.user.username
   }
 
+  /** The client applies trickled candidates (its registration carries the trickle-ice feature tag). */
+  get trickle(): boolean {
+    return this.o.trickle === true
+  }
+
 
   /**
    * Registers the user (REGISTER through the gateway's own registrar, digest answered with
@@ -82,7 +100,7 @@ export class JsonSession implements SipRequestSink, CallEvents {
       { name: 'from', value: ep.fromValue(this.registerTag) },
       { name: 'call-id', value: this.registerCallId },
       { name: 'cseq', value: `${++this.registerCseq} REGISTER` },
-      ep.contact(`;expires=${expires}`),
+      ep.contact(`;expires=${expires}${this.trickle ? TRICKLE_FEATURE_TAG : ''}`),
       { name: 'user-agent', value: 'Patchbay JSON signaling' },
     ])
     ep.send(req, (res) => {
@@ -142,7 +160,7 @@ export class JsonSession implements SipRequestSink, CallEvents {
   /** One validated client message (login/attach/ping are the connection's). */
   handle(m: ClientMessage): void {
     switch (m.type) {
-      case 'call': return this.placeCall(m.callId, m.to, m.sdp, m.transferOf)
+      case 'call': return this.placeCall(m.callId, m.to, m.sdp, m.transferOf, m.trickle === true)
       case 'transfer': {
         const leg = this.calls.get(m.callId)
         if (!leg) return this.unknownCall(m.callId)
@@ -154,7 +172,7 @@ export class JsonSession implements SipRequestSink, CallEvents {
       case 'answer': {
         const leg = this.calls.get(m.callId)
         if (!leg) return this.unknownCall(m.callId)
-        if (leg.answer(m.sdp) !== 'ok') return this.error(ERROR_CODES.wrongState, `call ${m.callId} is not ringing here`, { callId: m.callId })
+        if (leg.answer(m.sdp, m.trickle === true) !== 'ok') return this.error(ERROR_CODES.wrongState, `call ${m.callId} is not ringing here`, { callId: m.callId })
         this.offers.delete(m.callId)
         return
       }
@@ -175,11 +193,12 @@ export class JsonSession implements SipRequestSink, CallEvents {
         if (leg.reoffer(m.sdp) !== 'ok') this.error(ERROR_CODES.wrongState, `call ${m.callId} cannot take a new offer now`, { callId: m.callId })
         return
       }
-      case 'candidate':
-        // Trickled candidates are folded into the SDP by the client library before `call`
-        // in protocol version 1 towards SIP; JSON-to-JSON relaying is not implemented yet.
-        if (!this.calls.has(m.callId)) return this.unknownCall(m.callId)
-        return
+      case 'candidate': {
+        // Relayed by INFO or folded into the SDP (trickle-ice.ts); ignored for calls that do not trickle.
+        const leg = this.calls.get(m.callId)
+        if (!leg) return this.unknownCall(m.callId)
+        return leg.addLocalCandidate({ candidate: m.candidate, sdpMid: m.sdpMid ?? null, sdpMLineIndex: m.sdpMLineIndex ?? null })
+      }
       case 'message': return this.sendText(m.id, m.to, m.text)
       case 'ping': return this.send({ type: 'pong', ...(m.id ? { id: m.id } : {}) })
       case 'logout': return this.end('logout')
@@ -190,7 +209,7 @@ export class JsonSession implements SipRequestSink, CallEvents {
     }
   }
 
-  private placeCall(callId: string, to: string, sdp: string, transferOf?: string): void {
+  private placeCall(callId: string, to: string, sdp: string, transferOf: string | undefined, trickle: boolean): void {
     if (this.calls.has(callId)) return this.error(ERROR_CODES.callExists, `call ${callId} exists already`, { callId })
     if (this.calls.size >= MAX_CALLS_PER_SESSION) {
       return this.error(ERROR_CODES.tooManyCalls, `at most ${MAX_CALLS_PER_SESSION} calls at once`, { callId })
@@ -198,7 +217,8 @@ export class JsonSession implements SipRequestSink, CallEvents {
     const target = targetUri(to, this.endpoint.domain)
     if (target === null) return this.error(ERROR_CODES.invalidField, `not a user or SIP URI: ${to.slice(0, 80)}`, { callId, field: '/to' })
     if (target.toLowerCase() === this.endpoint.aor.toLowerCase()) return this.error(ERROR_CODES.selfCall, 'a call to oneself', { callId })
-    const leg = CallLeg.call(callId, target, sdp, this.endpoint, this.scheduler, this, { t1: this.o.t1, t2: this.o.t2 })
+    const mode = !trickle ? undefined : this.o.calleeTrickles?.(target) === true ? 'full' : 'half'
+    const leg = CallLeg.call(callId, target, sdp, this.endpoint, this.scheduler, this, { t1: this.o.t1, t2: this.o.t2 }, mode)
     this.track(leg)
     const referred = transferOf === undefined ? undefined : this.calls.get(transferOf)
     if (referred !== undefined) this.transfers.set(leg, referred)
@@ -259,11 +279,13 @@ export class JsonSession implements SipRequestSink, CallEvents {
       return
     }
     const callId = `in-${(++incomingSeq).toString(36)}-${newTag()}`
-    const leg = CallLeg.incoming(callId, invite, this.endpoint, this.scheduler, this, { t1: this.o.t1, t2: this.o.t2 })
+    const leg = CallLeg.incoming(callId, invite, this.endpoint, this.scheduler, this, { t1: this.o.t1, t2: this.o.t2 }, this.trickle)
     this.track(leg)
     const sdp = decoder.decode(invite.body)
     this.offers.set(callId, sdp)
-    this.send({ type: 'incoming', callId, from: leg.peer, ...(leg.peerDisplayName ? { displayName: leg.peerDisplayName } : {}), sdp })
+    // RFC 8840 §4.1: a trickle ICE caller's offer may be partial; its candidates follow by INFO.
+    const trickle = this.trickle && hasToken(invite.getAll('supported'), TRICKLE_ICE)
+    this.send({ type: 'incoming', callId, from: leg.peer, ...(leg.peerDisplayName ? { displayName: leg.peerDisplayName } : {}), sdp, ...(trickle ? { trickle } : {}) })
   }
 
   private incomingText(req: SipRequest): void {
@@ -315,6 +337,16 @@ export class JsonSession implements SipRequestSink, CallEvents {
     // Nobody to answer while the page reloads: 491, and the other side tries again (§14.1).
     if (this.client === null) return leg.refusePendingReoffer()
     this.send({ type: 'reoffer', callId: leg.callId, sdp })
+  }
+
+  remoteCandidates(leg: CallLeg, candidates: TrickledCandidate[], end: boolean): void {
+    // A reloaded page gets the offer again with these folded in (`session` calls).
+    const offer = this.offers.get(leg.callId)
+    if (offer !== undefined) this.offers.set(leg.callId, foldCandidates(offer, candidates, end))
+    for (const c of candidates) {
+      this.send({ type: 'candidate', callId: leg.callId, candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null })
+    }
+    if (end) this.send({ type: 'candidate', callId: leg.callId, candidate: '' })
   }
 
   reofferRefused(leg: CallLeg, status: number, reason: string): void {

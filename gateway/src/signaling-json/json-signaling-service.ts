@@ -16,6 +16,8 @@ import type { UserCredentials } from '../base/user-credentials.ts'
 import type { UserDirectory } from '../base/user-directory.ts'
 import { logger } from '../base/log.ts'
 import type { SipSecurity } from '../sip/security/sip-security.ts'
+import type { LocationService } from '../sip/registrar/location-service.ts'
+import { parseUri } from '../sip/syntax/uri.ts'
 import { decodeClientFrame } from './decode.ts'
 import { JsonSession, type SendToClient } from './json-session.ts'
 import type { SipFlowHost } from './sip-leg/sip-endpoint.ts'
@@ -39,6 +41,12 @@ export interface JsonSignalingOptions {
   graceSeconds: number
   t1: number
   t2: number
+  /**
+   * The registrar's location service, for trickle ICE discovery (RFC 8840 §4.1): a trickling
+   * call goes out with a partial offer only when every binding of the target advertises
+   * trickle ICE. Absent: trickling calls always use half trickle.
+   */
+  location?: LocationService | null
 }
 
 /** A dummy account for unknown usernames: the same HMAC work as a real one (no timing oracle). */
@@ -48,8 +56,39 @@ export class JsonSignalingService {
   private readonly sessions = new Map<string, JsonSession>()
   private readonly graceTimers = new Map<JsonSession, TimerHandle>()
   private readonly counters = { logins: 0, loginFailures: 0, attaches: 0, refusedFrames: 0 }
+  /** Flow ids of the sessions registered with the trickle-ice feature tag. */
+  private readonly trickleFlows = new Set<string>()
+  private location: LocationService | null
 
-  constructor(private readonly o: JsonSignalingOptions) {}
+  constructor(private readonly o: JsonSignalingOptions) {
+    this.location = o.location ?? null
+  }
+
+  /** Sets the location service for trickle discovery (when the composition root builds it later). */
+  useLocation(location: LocationService): void {
+    this.location = location
+  }
+
+  /**
+   * Trickle ICE discovery (RFC 8840 §4.1, RFC 8838 §3): true when the target URI is a user of
+   * this domain with at least one binding and every binding advertises trickle ICE, i.e. was
+   * registered with the `+sip.extensions="trickle-ice"` feature tag (RFC 3840). The location
+   * service keeps no Contact parameters, so a binding counts when its flow is a JSON session
+   * that registered with the tag; any other binding (SIP over WebSocket, UDP, ...) does not.
+   */
+  calleeTrickles(targetUri: string): boolean {
+    if (this.location === null) return false
+    const uri = parseUri(targetUri)
+    if (uri === null || uri.user === null || uri.host.toLowerCase() !== this.o.domain.toLowerCase()) return false
+    let user: string
+    try {
+      user = decodeURIComponent(uri.user)
+    } catch {
+      return false
+    }
+    const bindings = this.location.lookup(`sip:${user}@${this.o.domain.toLowerCase()}`)
+    return bindings.length > 0 && bindings.every((b) => b.flowId !== null && this.trickleFlows.has(b.flowId))
+  }
 
   /** A new WebSocket: returns its connection (the HTTP layer feeds it frames and the close). */
   connect(remoteAddress: string, secure: boolean, send: (text: string) => void, close: () => void): JsonConnection {
@@ -100,14 +139,18 @@ export class JsonSignalingService {
   }
 
   /** @internal JsonConnection: a session for a verified user, registered. */
-  async openSession(user: UserCredentials, source: string, secure: boolean): Promise<{ session: JsonSession; status: number }> {
+  async openSession(user: UserCredentials, source: string, secure: boolean, trickle = false): Promise<{ session: JsonSession; status: number }> {
     const session = new JsonSession({
+      trickle, calleeTrickles: (target) => this.calleeTrickles(target),
       host: this.o.host, scheduler: this.o.scheduler, user, domain: this.o.domain, realm: this.o.realm,
       remoteAddress: source, transport: secure ? 'WSS' : 'WS', localAddress: this.o.localAddress,
       localPort: this.o.localPort(), t1: this.o.t1, t2: this.o.t2, token: randomBytes(24).toString('base64url'),
     })
+    const flowId = session.endpoint.flow.id
+    if (trickle) this.trickleFlows.add(flowId)
     const status = await session.register()
     if (status >= 300) {
+      this.trickleFlows.delete(flowId)
       session.end(`registration refused (${status})`)
       return { session, status }
     }
@@ -132,6 +175,7 @@ export class JsonSignalingService {
   socketClosed(session: JsonSession, client: SendToClient | null): void {
     if (session.isEnded) {
       this.sessions.delete(session.token)
+      this.trickleFlows.delete(session.endpoint.flow.id)
       return
     }
     if (client !== null && !session.detach(client)) return // another WebSocket has it now
@@ -149,6 +193,7 @@ export class JsonSignalingService {
     if (t !== undefined) this.o.scheduler.clearTimer(t)
     this.graceTimers.delete(session)
     this.sessions.delete(session.token)
+    this.trickleFlows.delete(session.endpoint.flow.id)
     session.end(why)
   }
 
@@ -216,7 +261,7 @@ export class JsonConnection {
         this.send({ type: 'pong', ...(m.id ? { id: m.id } : {}) })
         return
       case 'login':
-        void this.login(m.id, m.username, m.proof)
+        void this.login(m.id, m.username, m.proof, m.trickle === true)
         return
       case 'attach':
         this.attach(m.id, m.token)
@@ -250,7 +295,7 @@ export class JsonConnection {
     return false
   }
 
-  private async login(id: string, username: string, proof: string): Promise<void> {
+  private async login(id: string, username: string, proof: string, trickle: boolean): Promise<void> {
     if (this.loggingIn) {
       this.send({ type: 'error', code: ERROR_CODES.wrongState, message: 'a login is in progress', id })
       return
@@ -265,7 +310,7 @@ export class JsonConnection {
       return
     }
     this.loggingIn = true
-    const { session, status } = await this.service.openSession(user, this.source, this.secure)
+    const { session, status } = await this.service.openSession(user, this.source, this.secure, trickle)
     this.loggingIn = false
     if (status >= 300) {
       this.send({ type: 'error', code: ERROR_CODES.authFailed, message: `registration refused: ${status}`, id, status })

@@ -49,6 +49,11 @@ export const ClientMessages = {
     id: Id,
     username: Type.String({ minLength: 1, maxLength: 128 }),
     proof: Type.String({ pattern: '^[0-9a-fA-F]{64}$' }),
+    /**
+     * The client applies trickled candidates (`candidate` messages, RFC 8838): the session
+     * registers with the `trickle-ice` feature tag, so callers may send it partial offers.
+     */
+    trickle: Type.Optional(Type.Boolean()),
   }),
   /** Takes over a session after a page reload, within its grace period (Verto's attach). */
   attach: Type.Object({
@@ -56,12 +61,16 @@ export const ClientMessages = {
     id: Id,
     token: Type.String({ minLength: 16, maxLength: 128 }),
   }),
-  /** Places a call: the SDP offer (candidates may follow as `candidate` messages). */
+  /**
+   * Places a call: the SDP offer. With `trickle: true` the offer may lack candidates: they
+   * follow as `candidate` messages, then `candidate: ''` once the set is usable (RFC 8838).
+   */
   call: Type.Object({
     type: Type.Literal('call'),
     callId: CallId,
     to: Target,
     sdp: Sdp,
+    trickle: Type.Optional(Type.Boolean()),
     /** This call follows a `transfer` request of that call: its progress is reported to the transferor. */
     transferOf: Type.Optional(CallId),
   }),
@@ -75,11 +84,12 @@ export const ClientMessages = {
     callId: CallId,
     to: Target,
   }),
-  /** Answers an incoming call with the SDP answer. */
+  /** Answers an incoming call with the SDP answer (`trickle: true`: its candidates follow, as for `call`). */
   answer: Type.Object({
     type: Type.Literal('answer'),
     callId: CallId,
     sdp: Sdp,
+    trickle: Type.Optional(Type.Boolean()),
   }),
   /** Refuses an incoming call: 486 busy (default), 603 declined, 480 unavailable. */
   reject: Type.Object({
@@ -103,7 +113,11 @@ export const ClientMessages = {
     callId: CallId,
     sdp: Sdp,
   }),
-  /** A trickled ICE candidate (RFC 8838) of the sender's side of a call; `candidate: ''` ends them. */
+  /**
+   * A trickled ICE candidate (RFC 8838) of the sender's side of a call whose `call` / `answer`
+   * said `trickle: true` (ignored otherwise); `candidate: ''` ends them (the set is usable;
+   * later candidates may still follow).
+   */
   candidate: Type.Object({
     type: Type.Literal('candidate'),
     callId: CallId,
@@ -173,13 +187,14 @@ export const ServerMessages = {
       sdp: Type.Optional(Sdp),
     })),
   }),
-  /** An incoming call with the caller's SDP offer. */
+  /** An incoming call with the caller's SDP offer (`trickle: true`: its candidates may follow as `candidate` messages). */
   incoming: Type.Object({
     type: Type.Literal('incoming'),
     callId: CallId,
     from: Type.String(),
     displayName: Type.Optional(Type.String()),
     sdp: Sdp,
+    trickle: Type.Optional(Type.Boolean()),
   }),
   /** The callee's phone rings (180) or sends early media (183 with `sdp`). */
   ringing: Type.Object({
@@ -219,7 +234,10 @@ export const ServerMessages = {
     /** Who ended it: this client, the other side, or the gateway. */
     by: Type.Union([Type.Literal('local'), Type.Literal('remote'), Type.Literal('gateway')]),
   }),
-  /** The other side's trickled ICE candidate (JSON to JSON calls). */
+  /**
+   * The other side's trickled ICE candidate (RFC 8838; from a trickle-ice INFO, RFC 8840),
+   * for clients that logged in with `trickle: true`; `candidate: ''`: a=end-of-candidates.
+   */
   candidate: Type.Object({
     type: Type.Literal('candidate'),
     callId: CallId,

@@ -10,11 +10,14 @@ import { SipRequest, type SipResponse } from '../../sip/message/sip-message.ts'
 import { parseNameAddr } from '../../sip/syntax/name-addr.ts'
 import { cancelFor } from '../../sip/message/transaction-requests.ts'
 import type { HeaderField } from '../../sip/syntax/types.ts'
-import type { Scheduler, TimerHandle } from '../../base/scheduler.ts'
+import type { Scheduler } from '../../base/scheduler.ts'
 import { bodyOf, newCallId, newTag, type ChallengedResponse, type SipEndpoint } from './sip-endpoint.ts'
 import { endCauseOf, type CallEndCause } from './end-cause.ts'
 import { CallTransfer } from './call-transfer.ts'
-import { assertedDisplayName, uriText } from './header-values.ts'
+import { OkRetransmission } from './ok-retransmission.ts'
+import { assertedDisplayName, hasToken, uriText } from './header-values.ts'
+import { asTrickleInfo, HALF_TRICKLE_CAP_MS, infoDialogOf, readTrickleInfo, TRICKLE_HEADERS, TrickleIce, type InfoDialog, type TrickleMode } from './trickle-ice.ts'
+import { TRICKLE_ICE, withTrickleOption, type TrickledCandidate } from './trickle-sdp.ts'
 
 export type CallDirection = 'outgoing' | 'incoming'
 export type CallLegState = 'calling' | 'ringing' | 'connected' | 'ended'
@@ -32,11 +35,14 @@ export interface CallEvents {
   /** Our REFER's outcome (RFC 3515 §2.4.4/§2.4.5): the final status of the transfer target's call, or of the REFER itself. */
   transferFailed(leg: CallLeg, status: number, reason: string): void
   ended(leg: CallLeg, status: number, cause: CallEndCause, by: 'local' | 'remote' | 'gateway', reason?: string): void
+  /** The other side trickled candidates (an INFO of the trickle-ice package, RFC 8840 §6); `end`: a=end-of-candidates. */
+  remoteCandidates(leg: CallLeg, candidates: TrickledCandidate[], end: boolean): void
 }
 
 const decoder = new TextDecoder()
 const SDP: HeaderField = { name: 'content-type', value: 'application/sdp' }
-const ALLOW: HeaderField = { name: 'allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, REFER, NOTIFY' }
+const ALLOW: HeaderField = { name: 'allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, REFER, NOTIFY, INFO' }
+const NO_EVENTS: CallEvents = { ringing() {}, answered() {}, reoffer() {}, reofferRefused() {}, transferRequested() {}, transferFailed() {}, ended() {}, remoteCandidates() {} }
 
 export class CallLeg {
   state: CallLegState = 'calling'
@@ -59,16 +65,17 @@ export class CallLeg {
   private cancelSent = false
   /** Incoming: the INVITE being answered, its 2xx and the 2xx's retransmission timer (§13.3.1.4). */
   private incomingInvite: SipRequest | null = null
-  private ok2xx: SipResponse | null = null
-  private retransmitTimer: TimerHandle | null = null
-  private retransmitInterval = 0
-  private retransmitStarted = 0
+  private readonly okRetransmission: OkRetransmission
   /** A re-INVITE from the other side waiting for the client's answer. */
   private pendingReoffer: SipRequest | null = null
   /** Our re-INVITE waiting for its answer. */
   private reofferInFlight = false
   /** RFC 3515 blind transfer, both roles. */
   private readonly xfer: CallTransfer
+  /** Trickle ICE of this call's first offer / answer (trickle-ice.ts), when the client trickles. */
+  private trickle: TrickleIce | null = null
+  /** Incoming: the caller takes trickle-ice INFOs (`Recv-Info`, RFC 8840 §4.1). */
+  peerTrickles = false
 
   private constructor(
     readonly callId: string,
@@ -85,6 +92,11 @@ export class CallLeg {
     this.peerDisplayName = init.peerDisplayName
     this.remoteTarget = init.remoteTarget
     const leg = this
+    this.okRetransmission = new OkRetransmission(scheduler, timers, (ok) => ep.transmit(ok), () => {
+      // §13.3.1.4: "the dialog is confirmed, but the session SHOULD be terminated."
+      this.sendBye()
+      this.finish(408, 'failed', 'gateway', 'No ACK')
+    })
     this.xfer = new CallTransfer(ep, {
       get connected() { return leg.state === 'connected' },
       nextRequest: (method) => this.inDialogRequest(method, ++this.localCseq),
@@ -105,14 +117,33 @@ export class CallLeg {
 
   // ---- outgoing (UAC, §13.2) --------------------------------------------------------------
 
-  /** Starts an outgoing call: INVITE `targetUri` with the SDP offer. */
+  /**
+   * Starts an outgoing call: INVITE `targetUri` with the SDP offer. `trickle` (the client
+   * trickles its candidates): 'full' sends the INVITE at once with `Supported`/`Recv-Info:
+   * trickle-ice` and candidates follow by INFO; 'half' waits for the end marker (at most
+   * HALF_TRICKLE_CAP_MS) and sends them folded into the offer (RFC 8838 §4, RFC 8840 §4.1).
+   */
   static call(
     callId: string, targetUri: string, sdp: string, ep: SipEndpoint, scheduler: Scheduler, events: CallEvents,
-    timers: { t1: number; t2: number },
+    timers: { t1: number; t2: number }, trickle?: TrickleMode,
   ): CallLeg {
     const leg = new CallLeg(callId, 'outgoing', ep, scheduler, events, timers, {
       sipCallId: newCallId(), localTag: newTag(), peer: targetUri, remoteTarget: targetUri,
     })
+    if (trickle === undefined) {
+      leg.sendInvite(targetUri, sdp, [])
+      return leg
+    }
+    leg.trickle = new TrickleIce(trickle, sdp, scheduler, (d, body) => leg.sendInfo(d, body))
+    if (trickle === 'full') leg.sendInvite(targetUri, withTrickleOption(sdp), TRICKLE_HEADERS)
+    else leg.trickle.waitForEnd(HALF_TRICKLE_CAP_MS, () => leg.sendInvite(targetUri, leg.trickle!.foldedSdp(), TRICKLE_HEADERS))
+    return leg
+  }
+
+  private sendInvite(targetUri: string, sdp: string, extra: readonly HeaderField[]): void {
+    const leg = this
+    const ep = this.ep
+    if (this.state === 'ended') return
     const invite = new SipRequest('INVITE', targetUri, [
       ep.via(),
       { name: 'max-forwards', value: '70' },
@@ -122,11 +153,34 @@ export class CallLeg {
       { name: 'cseq', value: `${leg.localCseq} INVITE` },
       ep.contact(),
       ALLOW,
+      ...extra,
       SDP,
     ], bodyOf(sdp))
     leg.invite = invite
     ep.send(invite, (res) => leg.onInviteResponse(res as ChallengedResponse))
-    return leg
+  }
+
+  /** A local candidate (or the end marker, `candidate: ''`) the client trickled; ignored unless this call trickles. */
+  addLocalCandidate(c: TrickledCandidate): void {
+    if (this.state !== 'ended') this.trickle?.addLocal(c)
+  }
+
+  /** A response that makes or confirms a dialog: where trickle INFOs go (§12.1.2). */
+  private trickleDialog(res: SipResponse): void {
+    const d = this.trickle === null ? null : infoDialogOf(res, this.peer)
+    if (d !== null) this.trickle!.dialog(d, this.trickle!.mode === 'half')
+  }
+
+  /** One INFO of the trickle-ice Info Package in `d`, early or confirmed (RFC 6086 §4.2.1). */
+  private sendInfo(d: InfoDialog, body: string): void {
+    const req = asTrickleInfo(this.inDialogRequest('INFO', ++this.localCseq, d), body)
+    this.ep.send(req, (res) => {
+      if ((res as ChallengedResponse).retriedAs) {
+        this.localCseq = (res as ChallengedResponse).retriedAs!.cseq.seq
+        return
+      }
+      if (res.status >= 300) this.trickle?.dropDialog(d.remoteTag)
+    })
   }
 
   private onInviteResponse(res: ChallengedResponse): void {
@@ -154,6 +208,7 @@ export class CallLeg {
       this.provisional = true
       if (this.cancelRequested) return this.sendCancel()
       if (status === 100) return
+      this.trickleDialog(res)
       this.state = 'ringing'
       const sdp = res.body.length > 0 ? decoder.decode(res.body) : undefined
       this.events.ringing(this, sdp)
@@ -162,6 +217,8 @@ export class CallLeg {
     if (status < 300) {
       this.establish(res)
       this.ack(res)
+      this.trickle?.confirmed(this.remoteTag ?? '')
+      this.trickleDialog(res)
       if (this.cancelRequested) {
         // Answered while our CANCEL was on its way: hang up the call the other side accepted.
         this.sendBye()
@@ -181,7 +238,7 @@ export class CallLeg {
     if (this.remoteTag !== null && res.to.params['tag'] === this.remoteTag) this.ack(res)
     else {
       // Another fork answered too (§13.2.2.4): ACK and BYE that dialog.
-      const other = new CallLeg(this.callId, 'outgoing', this.ep, this.scheduler, { ringing() {}, answered() {}, reoffer() {}, reofferRefused() {}, transferRequested() {}, transferFailed() {}, ended() {} }, this.timers, {
+      const other = new CallLeg(this.callId, 'outgoing', this.ep, this.scheduler, NO_EVENTS, this.timers, {
         sipCallId: this.sipCallId, localTag: this.localTag, peer: this.peer, remoteTarget: this.peer,
       })
       other.localCseq = this.localCseq
@@ -202,7 +259,8 @@ export class CallLeg {
 
   /** The ACK for a 2xx (§13.2.2.4): a new transaction-less request inside the dialog. */
   private ack(res: SipResponse): void {
-    const ack = this.inDialogRequest('ACK', this.localCseq)
+    // §13.2.2.4: the CSeq number of the INVITE (INFOs may have used later numbers since).
+    const ack = this.inDialogRequest('ACK', res.cseq.seq)
     ack.set('to', res.get('to')!)
     this.ep.transmit(ack)
   }
@@ -215,7 +273,7 @@ export class CallLeg {
    */
   static incoming(
     callId: string, invite: SipRequest, ep: SipEndpoint, scheduler: Scheduler, events: CallEvents,
-    timers: { t1: number; t2: number },
+    timers: { t1: number; t2: number }, clientTrickles = false,
   ): CallLeg {
     const from = invite.from
     const leg = new CallLeg(callId, 'incoming', ep, scheduler, events, timers, {
@@ -230,46 +288,52 @@ export class CallLeg {
     leg.routeSet = invite.getAll('record-route')
     leg.incomingInvite = invite
     leg.state = 'ringing'
-    ep.respond(invite, 180, { toTag: leg.localTag, headers: [ep.contact()], copyRecordRoute: true })
+    leg.peerTrickles = hasToken(invite.getAll('recv-info'), TRICKLE_ICE)
+    // RFC 8840 §4.1, RFC 6086 §5.2.2: the 180 tells the caller it may trickle by INFO.
+    const trickle = clientTrickles ? TRICKLE_HEADERS : []
+    ep.respond(invite, 180, { toTag: leg.localTag, headers: [ep.contact(), ...trickle], copyRecordRoute: true })
     return leg
   }
 
-  /** The client answers (an incoming call, or the other side's re-offer). */
-  answer(sdp: string): 'ok' | 'wrong-state' {
+  /**
+   * The client answers (an incoming call, or the other side's re-offer). `trickle` (the client
+   * trickles the answer's candidates, first answer only): when the caller takes trickle-ice
+   * INFOs the 200 goes at once and the candidates follow by INFO, else the 200 waits for the
+   * end marker (at most HALF_TRICKLE_CAP_MS) with them folded in (RFC 8840 §4.2).
+   */
+  answer(sdp: string, trickle = false): 'ok' | 'wrong-state' {
     if (this.pendingReoffer !== null) {
       const re = this.pendingReoffer
       this.pendingReoffer = null
       this.ep.respond(re, 200, { toTag: this.localTag, headers: [this.ep.contact(), SDP], body: bodyOf(sdp) })
       return 'ok'
     }
-    if (this.direction !== 'incoming' || this.state !== 'ringing' || this.incomingInvite === null) return 'wrong-state'
-    const invite = this.incomingInvite
-    this.state = 'connected'
-    this.ok2xx = this.ep.respond(invite, 200, {
-      toTag: this.localTag, headers: [this.ep.contact(), ALLOW, SDP], body: bodyOf(sdp), copyRecordRoute: true,
-    })
-    // §13.3.1.4: the UAS core retransmits the 2xx (T1 doubling up to T2) until the ACK comes,
-    // even over a reliable transport: a proxy may forward it over UDP.
-    this.retransmitInterval = this.timers.t1
-    this.retransmitStarted = this.scheduler.now()
-    this.retransmitTimer = this.scheduler.setTimer(this.retransmitInterval, this.retransmit2xx)
+    if (this.direction !== 'incoming' || this.state !== 'ringing' || this.incomingInvite === null || this.trickle !== null) return 'wrong-state'
+    if (!trickle) return this.sendOk(sdp, [])
+    const t = new TrickleIce(this.peerTrickles ? 'full' : 'half', sdp, this.scheduler, (d, body) => this.sendInfo(d, body))
+    this.trickle = t
+    const dialog = { remoteTag: this.remoteTag ?? '', remoteTarget: this.remoteTarget, routeSet: this.routeSet, accepts: this.peerTrickles }
+    if (t.mode === 'full') {
+      this.sendOk(withTrickleOption(sdp), TRICKLE_HEADERS)
+      t.dialog(dialog)
+    } else {
+      t.waitForEnd(HALF_TRICKLE_CAP_MS, () => {
+        if (this.state !== 'ringing') return
+        this.sendOk(t.foldedSdp(), [])
+        t.dialog(dialog, true)
+      })
+    }
     return 'ok'
   }
 
-  private readonly retransmit2xx = (): void => {
-    this.retransmitTimer = null
-    if (this.ok2xx === null || this.state !== 'connected') return
-    if (this.scheduler.now() - this.retransmitStarted >= 64 * this.timers.t1) {
-      // §13.3.1.4: "If the server retransmits the 2xx response for 64*T1 seconds without
-      // receiving an ACK, the dialog is confirmed, but the session SHOULD be terminated."
-      this.ok2xx = null
-      this.sendBye()
-      this.finish(408, 'failed', 'gateway', 'No ACK')
-      return
-    }
-    this.ep.transmit(this.ok2xx)
-    this.retransmitInterval = Math.min(2 * this.retransmitInterval, this.timers.t2)
-    this.retransmitTimer = this.scheduler.setTimer(this.retransmitInterval, this.retransmit2xx)
+  private sendOk(sdp: string, extra: readonly HeaderField[]): 'ok' {
+    const invite = this.incomingInvite!
+    this.state = 'connected'
+    // §13.3.1.4: retransmitted until the ACK comes (ok-retransmission.ts).
+    this.okRetransmission.start(this.ep.respond(invite, 200, {
+      toTag: this.localTag, headers: [this.ep.contact(), ALLOW, ...extra, SDP], body: bodyOf(sdp), copyRecordRoute: true,
+    }))
+    return 'ok'
   }
 
   /** The client refuses an incoming call (486, 480, 603). */
@@ -286,9 +350,7 @@ export class CallLeg {
   onRequest(req: SipRequest): void {
     switch (req.method) {
       case 'ACK':
-        if (this.retransmitTimer !== null) this.scheduler.clearTimer(this.retransmitTimer)
-        this.retransmitTimer = null
-        this.ok2xx = null
+        this.okRetransmission.stop()
         return
       case 'CANCEL': {
         // §9.2: 200 to the CANCEL; the INVITE, if not answered yet, gets 487.
@@ -319,11 +381,23 @@ export class CallLeg {
       case 'OPTIONS':
         this.ep.respond(req, 200, { headers: [ALLOW] })
         return
+      case 'INFO': return this.onInfo(req)
       case 'REFER': return this.xfer.onRefer(req, this.ep.contact())
       case 'NOTIFY': return this.xfer.onNotify(req)
       default:
         this.ep.respond(req, 405, { headers: [ALLOW] })
     }
+  }
+
+  /** An INFO (RFC 6086): the trickle-ice package's candidates go to the client; others get 469. */
+  private onInfo(req: SipRequest): void {
+    const frag = readTrickleInfo(req)
+    if (frag === null) {
+      this.ep.respond(req, 469, { headers: [{ name: 'recv-info', value: TRICKLE_ICE }] }) // RFC 6086 §4.2.2
+      return
+    }
+    this.ep.respond(req, 200)
+    if (this.state !== 'ended' && (frag.candidates.length > 0 || frag.end)) this.events.remoteCandidates(this, frag.candidates, frag.end)
   }
 
   // ---- blind transfer (RFC 3515, call-transfer.ts) -------------------------------------
@@ -354,6 +428,8 @@ export class CallLeg {
           this.reject(480, reason ?? 'Hung Up')
           return
         }
+        // Half trickle: the INVITE has not gone yet, so nothing to cancel.
+        if (this.invite === null) return this.finish(487, 'cancelled', 'local')
         this.cancelRequested = true
         // §9.1: "a CANCEL request SHOULD NOT be sent to cancel an INVITE until a
         // provisional response is received": until then it waits.
@@ -434,26 +510,29 @@ export class CallLeg {
     this.ep.send(bye, () => {})
   }
 
-  /** A request inside the dialog (§12.2.1.1): remote target, route set, tags, our CSeq. */
-  private inDialogRequest(method: string, cseq: number): SipRequest {
+  /**
+   * A request inside the dialog (§12.2.1.1): remote target, route set, tags, our CSeq; `early`
+   * names another (early) dialog of this call than the one in the leg's own fields.
+   */
+  private inDialogRequest(method: string, cseq: number, early?: Pick<InfoDialog, 'remoteTag' | 'remoteTarget' | 'routeSet'>): SipRequest {
     const headers: HeaderField[] = [this.ep.via()]
     headers.push({ name: 'max-forwards', value: '70' })
-    for (const r of this.routeSet) headers.push({ name: 'route', value: r })
+    for (const r of early?.routeSet ?? this.routeSet) headers.push({ name: 'route', value: r })
     const remote = `<${this.peer}>`
-    headers.push({ name: 'to', value: `${remote};tag=${this.remoteTag ?? ''}` })
+    headers.push({ name: 'to', value: `${remote};tag=${early?.remoteTag ?? this.remoteTag ?? ''}` })
     headers.push({ name: 'from', value: this.ep.fromValue(this.localTag) })
     headers.push({ name: 'call-id', value: this.sipCallId })
     headers.push({ name: 'cseq', value: `${cseq} ${method}` })
     if (method === 'INVITE') headers.push(this.ep.contact())
-    return new SipRequest(method, this.remoteTarget, headers)
+    return new SipRequest(method, early?.remoteTarget ?? this.remoteTarget, headers)
   }
 
 
   private finish(status: number, cause: CallEndCause, by: 'local' | 'remote' | 'gateway', reason?: string): void {
     if (this.state === 'ended') return
     this.state = 'ended'
-    if (this.retransmitTimer !== null) this.scheduler.clearTimer(this.retransmitTimer)
-    this.retransmitTimer = null
+    this.trickle?.stop()
+    this.okRetransmission.stop()
     this.incomingInvite = null
     this.pendingReoffer = null
     this.events.ended(this, status, cause, by, reason)

@@ -25,3 +25,9 @@ export function assertedDisplayName(request: SipRequest): string | undefined {
   const name = pai === undefined ? undefined : parseNameAddr(pai)?.displayName
   return name ?? undefined
 }
+
+/** Whether a comma-separated header (Supported, Recv-Info, ...; every instance) lists `token`, case-insensitively. */
+export function hasToken(values: readonly string[], token: string): boolean {
+  const t = token.toLowerCase()
+  return values.some((v) => v.split(',').some((x) => x.split(';')[0]!.trim().toLowerCase() === t))
+}

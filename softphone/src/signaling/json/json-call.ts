@@ -1,8 +1,10 @@
 /**
  * One call over JSON signaling: its RTCPeerConnection and the immutable `CallSnapshot` the UI
- * sees, re-emitted on every change (the SIP counterpart is `SipCall`). Offers and answers are
- * sent complete (ICE gathering cut short by the same policy as SIP mode, since the gateway v1
- * does not relay trickled candidates).
+ * sees, re-emitted on every change (the SIP counterpart is `SipCall`). The first offer or
+ * answer goes right after setLocalDescription with `trickle: true`, its candidates following
+ * as `candidate` messages (trickle ICE, RFC 8838, json-trickle.ts; the gateway relays or
+ * folds them); the other side's candidates are applied as they come. Re-offers (hold,
+ * resume, restart) are sent complete (ICE gathering cut short by the same policy as SIP mode).
  *
  * - Outgoing: `call` with the offer; `ringing` (with `sdp`: early media, applied as a
  *   pranswer); `answered` (the answer).
@@ -28,6 +30,7 @@ import type { MicrophoneUser } from '../media-setup.ts'
 import { isSdpWithHold } from '../sdp-hold.ts'
 import { describeJsonCallEnd, transferErrorText } from './json-call-end.ts'
 import type { ClientMessage, ServerMessageOf } from './json-protocol.ts'
+import { LocalCandidates, RemoteCandidates, type CandidateFields } from './json-trickle.ts'
 
 /** How long a `reoffer` may wait for its `answered` (ms): the gateway v1 reports no failed re-INVITE but 481/408. */
 export const REOFFER_TIMEOUT_MS = 10_000
@@ -48,6 +51,8 @@ export interface JsonCallHooks {
   rtcConfiguration(): RTCConfiguration
   /** `new RTCPeerConnection(config)`, or a fake. */
   createPeerConnection(config: RTCConfiguration): RTCPeerConnection
+  /** Trickle the first offer / answer's candidates (default true; false: complete SDP as before). */
+  readonly trickle?: boolean
 }
 
 /** `sip:bob@host` (or `"Bob" <sip:bob@host>`) -> the remote party as the UI shows it. */
@@ -83,6 +88,9 @@ export class JsonCall implements MicrophoneUser {
   private transferOf: string | undefined
   /** The far end transferred us away to this party (a `transfer` request followed). */
   private transferredTo: string | undefined
+  /** Our trickled candidates of the first offer / answer, and the other side's waiting for a remote description. */
+  private localCandidates: LocalCandidates | undefined
+  private readonly remoteCandidates = new RemoteCandidates()
 
   /** An outgoing call (`dialing`); `start()` sends its `call` (with `transferOf` when `referred`). */
   static outgoing(id: string, remote: RemoteParty, microphone: MediaStream, hooks: JsonCallHooks, referred?: ReferredCall): JsonCall {
@@ -137,6 +145,8 @@ export class JsonCall implements MicrophoneUser {
 
   /** A new peer connection with the microphone on it; the old one (if any) is closed. */
   private newPeerConnection(): RTCPeerConnection {
+    this.localCandidates?.stop()
+    this.localCandidates = undefined
     this.pc?.close()
     this.pcConfig = this.hooks.rtcConfiguration()
     const pc = this.hooks.createPeerConnection(this.pcConfig)
@@ -161,18 +171,38 @@ export class JsonCall implements MicrophoneUser {
     return pc
   }
 
-  /** Sends the `call` with a complete offer; ends the call when that fails. */
+  private get trickles(): boolean {
+    return this.hooks.trickle !== false
+  }
+
+  /**
+   * The local description `create` makes: with trickle, right after setLocalDescription (the
+   * candidates follow once `localCandidates.start()` runs), else complete (gathered).
+   */
+  private async localDescription(pc: RTCPeerConnection, create: () => Promise<RTCSessionDescriptionInit>): Promise<string> {
+    if (!this.trickles) return gatheredLocalDescription(pc, this.pcConfig, create)
+    this.localCandidates = new LocalCandidates(pc, this.pcConfig, (c) => this.hooks.send({ type: 'candidate', callId: this.id, ...c }))
+    await pc.setLocalDescription(await create())
+    const sdp = pc.localDescription?.sdp
+    if (!sdp) throw new Error('no local description')
+    return sdp
+  }
+
+  /** Sends the `call` with the offer (trickle: its candidates follow); ends the call when that fails. */
   start(): Promise<void> {
     return this.exclusive(async () => {
       try {
         const pc = this.newPeerConnection()
-        const sdp = await gatheredLocalDescription(pc, this.pcConfig, () => pc.createOffer())
+        const sdp = await this.localDescription(pc, () => pc.createOffer())
         if (this.localEnd) return this.finish() // hung up while gathering: nothing was sent
         if (this.current.state === 'ended') return
         const transferOf = this.transferOf !== undefined ? { transferOf: this.transferOf } : {}
-        if (!this.hooks.send({ type: 'call', callId: this.id, to: this.current.remote.uri, sdp, ...transferOf })) {
+        const trickle = this.trickles ? { trickle: true } : {}
+        if (!this.hooks.send({ type: 'call', callId: this.id, to: this.current.remote.uri, sdp, ...transferOf, ...trickle })) {
           this.finish({ reason: 'network', message: 'You are offline.' })
+          return
         }
+        this.localCandidates?.start()
       } catch (error) {
         this.finish({ reason: 'failed', message: `The call could not start: ${(error as Error).message}` })
       }
@@ -190,6 +220,7 @@ export class JsonCall implements MicrophoneUser {
     void this.exclusive(async () => {
       try {
         await this.pc?.setRemoteDescription({ type: 'pranswer', sdp })
+        if (this.pc) await this.remoteCandidates.flush(this.pc)
         this.update({ state: 'early-media', ringingAt })
       } catch {
         this.update({ state: 'ringing', ringingAt })
@@ -210,6 +241,7 @@ export class JsonCall implements MicrophoneUser {
     void this.exclusive(async () => {
       try {
         await this.pc?.setRemoteDescription({ type: 'answer', sdp })
+        if (this.pc) await this.remoteCandidates.flush(this.pc)
         this.update({ state: 'connected', connectedAt: Date.now() })
       } catch (error) {
         this.localEnd = { reason: 'incompatible', message: `${this.who}'s phone cannot handle this call's audio (${(error as Error).message}).` }
@@ -227,15 +259,24 @@ export class JsonCall implements MicrophoneUser {
       try {
         const pc = this.newPeerConnection()
         await pc.setRemoteDescription({ type: 'offer', sdp: this.offer })
-        const sdp = await gatheredLocalDescription(pc, this.pcConfig, () => pc.createAnswer())
+        await this.remoteCandidates.flush(pc)
+        const sdp = await this.localDescription(pc, () => pc.createAnswer())
         if (this.current.state !== 'incoming') return { ok: false, message: 'The caller hung up.' }
-        if (!this.hooks.send({ type: 'answer', callId: this.id, sdp })) return { ok: false, message: 'You are offline.' }
+        const trickle = this.trickles ? { trickle: true } : {}
+        if (!this.hooks.send({ type: 'answer', callId: this.id, sdp, ...trickle })) return { ok: false, message: 'You are offline.' }
+        this.localCandidates?.start()
         this.update({ state: 'connected', connectedAt: Date.now(), remoteHold: isSdpWithHold(this.offer) })
         return { ok: true }
       } catch (error) {
         return { ok: false, message: `Could not answer: ${(error as Error).message}` }
       }
     })
+  }
+
+  /** A `candidate` of the other side (trickle ICE): applied now, or once the remote description is set. */
+  onRemoteCandidate(c: CandidateFields): void {
+    if (this.current.state === 'ended') return
+    this.remoteCandidates.add(this.pc, c)
   }
 
   /** 603 Decline (as SIP mode: the caller is told "declined") for a call still ringing here. */
@@ -433,6 +474,7 @@ export class JsonCall implements MicrophoneUser {
     if (this.hangupTimer !== undefined) clearTimeout(this.hangupTimer)
     this.answerWaitersFail()
     const final: CallEnd = end ?? this.localEnd ?? { reason: 'failed', message: 'The call failed.' }
+    this.localCandidates?.stop()
     this.pc?.close()
     for (const track of this.microphone?.getTracks() ?? []) track.stop()
     this.update({ state: 'ended', endedAt: Date.now(), end: final })

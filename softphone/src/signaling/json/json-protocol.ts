@@ -44,7 +44,8 @@ const CHECKS: Record<ServerMessage['type'], (f: Fields) => boolean> = {
   transfer: (f) => isNonEmpty(f.callId) && isNonEmpty(f.to) && optional(f.by, isString),
   ended: (f) => isNonEmpty(f.callId) && isInteger(f.status) && isString(f.cause)
     && (f.by === 'local' || f.by === 'remote' || f.by === 'gateway') && optional(f.reason, isString),
-  candidate: (f) => isNonEmpty(f.callId) && isString(f.candidate),
+  candidate: (f) => isNonEmpty(f.callId) && isString(f.candidate)
+    && optional(f.sdpMid, (v) => v === null || isString(v)) && optional(f.sdpMLineIndex, (v) => v === null || isInteger(v)),
   message: (f) => isString(f.from) && isString(f.text),
   delivered: (f) => isString(f.id),
   pong: (f) => optional(f.id, isString),

@@ -281,7 +281,8 @@ export class JsonRegistration {
     }
     if (generation !== this.generation) return
     this.pending = { id, kind: 'login' }
-    this.connection?.send({ type: 'login', id, username: creds.user, proof })
+    // trickle: this client applies trickled candidates (json-trickle.ts), so callers may trickle to it.
+    this.connection?.send({ type: 'login', id, username: creds.user, proof, trickle: true })
   }
 
   private onAuthError(m: ServerMessageOf<'error'>, generation: number): void {

@@ -233,11 +233,12 @@ export class JsonSignalingClient implements SignalingClient {
       }
       case 'ended': return this.entries.get(m.callId)?.onEnded(m)
       case 'transfer': return this.followTransfer(m)
+      case 'candidate': return this.entries.get(m.callId)?.onRemoteCandidate(m)
       case 'error':
         if (m.callId !== undefined) this.entries.get(m.callId)?.onError(m)
         return
       default:
-        // candidate (not relayed in v1), pong: nothing to do here.
+        // pong: nothing to do here.
         return
     }
   }
@@ -289,15 +290,21 @@ export class JsonSignalingClient implements SignalingClient {
 
   /** ICE servers, microphone, the connected call on hold, then the `call` (with `transferOf` when `referred`). */
   private async startOutgoing(remote: RemoteParty, referred?: ReferredCall): Promise<CallStartResult> {
-    const ice = await this.media.prepareIce()
-    if (!ice.ok) return ice
-    const mic = await this.media.acquireMicrophone()
+    // Both at once: the ICE servers fetch and getUserMedia do not depend on each other.
+    const [ice, mic] = await Promise.all([this.media.prepareIce(), this.media.acquireMicrophone()])
+    if (!ice.ok) {
+      if (mic.ok) for (const track of mic.stream.getTracks()) track.stop()
+      return ice
+    }
     if (!mic.ok) return mic
     await this.holdConnected()
     const call = JsonCall.outgoing(newCallId(), remote, mic.stream, this.hooks, referred)
     this.entries.set(call.id, call)
-    this.emitter.emit('call', call.snapshot)
-    void call.start()
+    // The UI hears of the call once its `call` went (right after setLocalDescription with
+    // trickle ICE): rendering the call screen would otherwise hold up the offer in the page.
+    void call.start().then(() => {
+      if (call.snapshot.state !== 'ended') this.emitter.emit('call', call.snapshot)
+    })
     return { ok: true, callId: call.id }
   }
 

@@ -106,6 +106,8 @@ const ANSWER_DIRECTION: Record<string, string> = { sendonly: 'recvonly', inactiv
 /** An RTCPeerConnection double: every instance is in `FakePeerConnection.all`. */
 export class FakePeerConnection extends Listeners {
   static all: FakePeerConnection[] = []
+  /** true: setLocalDescription leaves gathering running (the test fires candidates with `gather`). */
+  static gathersSlowly = false
   readonly name = `pc${++pcSeq}`
   iceGatheringState: RTCIceGatheringState = 'new'
   signalingState: RTCSignalingState = 'stable'
@@ -148,7 +150,7 @@ export class FakePeerConnection extends Listeners {
     }
     this.localDescription = d
     this.signalingState = d.type === 'offer' ? 'have-local-offer' : 'stable'
-    this.iceGatheringState = 'complete'
+    this.iceGatheringState = FakePeerConnection.gathersSlowly ? 'gathering' : 'complete'
   }
   async setRemoteDescription(d: RTCSessionDescriptionInit): Promise<void> {
     if (this.closed) throw new Error('closed')
@@ -158,6 +160,17 @@ export class FakePeerConnection extends Listeners {
     this.signalingState = d.type === 'offer' ? 'have-remote-offer' : d.type === 'pranswer' ? 'have-remote-pranswer' : 'stable'
     const track = new FakeTrack()
     this.dispatch('track', { track, streams: [this.remoteStream] })
+  }
+  /** Candidates given to addIceCandidate (trickle ICE), in order. */
+  readonly remoteCandidates: RTCIceCandidateInit[] = []
+  async addIceCandidate(c: RTCIceCandidateInit): Promise<void> {
+    if (this.remoteDescription === null) throw new Error('InvalidStateError: no remote description')
+    this.remoteCandidates.push(c)
+  }
+  /** Fires an `icecandidate` event as a browser does while gathering (null: gathering done). */
+  gather(candidate: { candidate: string; sdpMid: string | null; sdpMLineIndex: number | null; type?: string } | null): void {
+    if (candidate === null) this.iceGatheringState = 'complete'
+    this.dispatch('icecandidate', { candidate })
   }
   close(): void {
     this.closed = true
