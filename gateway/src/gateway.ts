@@ -19,6 +19,7 @@ import { TransactionLayer } from './sip/transaction/transaction-layer.ts'
 import { TransportLayer } from './sip/transport/transport-layer.ts'
 import { StatefulProxy } from './sip/proxy/stateful-proxy.ts'
 import { AnchoredCalls } from './sip/proxy/anchored-calls.ts'
+import { ProxiedDialogs } from './sip/proxy/proxied-dialogs.ts'
 import { RequestPipeline } from './sip/routing/request-pipeline.ts'
 import { DigestAuthenticator } from './sip/auth/digest-authenticator.ts'
 import { LocationService } from './sip/registrar/location-service.ts'
@@ -41,6 +42,7 @@ import { NO_CALL_EVENTS, type CallEventSink } from './sip/proxy/call-events.ts'
 import { CdrStore, cdrDatabasePath, openCdrDatabase } from './store/cdr-store.ts'
 import { CallRecorder } from './cdr/call-recorder.ts'
 import { createCdrReader } from './cdr/cdr-reader.ts'
+import { StatsHistory } from './http/stats-history.ts'
 
 const log = logger('gateway')
 
@@ -178,6 +180,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
   // Call records (cdr/): a row per call in their own database beside the bindings.
   const cdr = config.cdr.enabled ? openCdrs(config, scheduler) : null
   const callEvents: CallEventSink = cdr?.recorder ?? NO_CALL_EVENTS
+  const dialogs = new ProxiedDialogs({ local, transport, transactions, scheduler, maxAgeMs: config.media.sessionTimeout * 1000 })
   const proxy = new StatefulProxy({
     transport, transactions, scheduler,
     timerC: config.proxy.timerC * 1000,
@@ -185,6 +188,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     media: anchoredCalls ?? undefined,
     onInviteFinal: (seconds) => metrics.observeCallSetup(seconds),
     callEvents,
+    dialogs,
   })
   const security = new SipSecurity({
     ...securitySettings(config),
@@ -225,10 +229,24 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     host: transport, scheduler, users, security, domain: config.domain, realm: config.realm,
     localAddress: config.http.host, localPort: () => gateway.httpPort,
     graceSeconds: config.jsonSignaling.graceSeconds, t1: config.timers.T1, t2: config.timers.T2,
+    location,
   }) : null
 
   const stun = config.ice.stun.enabled ? new StunBindingService() : null
   const metrics = createGatewayMetrics({ transport, transactions, proxy, anchoredCalls, location, media, stun, security, jsonSignaling })
+  // The admin page's charts (GET /api/stats/history): a sample every 10 s over the last 6 h.
+  const statsHistory = new StatsHistory({
+    scheduler,
+    gauges: {
+      activeCalls: () => cdr?.recorder.stats.active ?? anchoredCalls?.size ?? 0,
+      registrations: () => location.size,
+      settingUp: () => proxy.pendingInvites,
+      anchoredCalls: () => anchoredCalls?.size ?? 0,
+      jsonSessions: () => jsonSignaling?.sessionCount ?? 0,
+    },
+    counters: { callsStarted: () => cdr?.recorder.stats.started ?? 0, callsAnswered: () => cdr?.recorder.stats.answered ?? 0 },
+  })
+  statsHistory.start()
   const gateway: Gateway = {
     config, scheduler, local, users, transport, transactions, proxy, anchoredCalls, location, security, jsonSignaling, media, stun, metrics,
     bindingsRestored: restored.restored,
@@ -243,8 +261,9 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
       httpPort: () => gateway.httpPort,
       softphone: options.softphone ?? null,
       startedAt: Date.now(),
-      cdr: cdr === null ? null : { reader: cdr.reader, calls: cdr.recorder },
+      cdr: cdr === null ? null : { reader: cdr.reader, calls: cdr.recorder, hangUp: (callId) => proxy.hangUp(callId) },
       routing,
+      statsHistory,
     }),
     reload(next: GatewayConfig): string[] {
       users.replace(next.users)
@@ -274,7 +293,9 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
       return proxy.pendingInvites
     },
     async close() {
+      statsHistory.stop()
       await routing.stop()
+      dialogs.close()
       if (cdr !== null) {
         cdr.recorder.shutdown()
         cdr.store.close()

@@ -1,7 +1,7 @@
 /**
  * The gateway's HTTP application, assembled from its plugins (the only folder that imports
  * elysia): the SIP WebSocket endpoint (RFC 7118), JSON signaling (`/json`), the REST API and /metrics, the ICE server
- * list, and the softphone's files. Assembling it binds nothing: the composition root
+ * list, the softphone's files and the operator's admin page (`/admin`, with its load history). Assembling it binds nothing: the composition root
  * (main.ts) listens.
  */
 import { Elysia } from 'elysia'
@@ -20,6 +20,8 @@ import { softphonePlugin, type StaticAsset } from './softphone-plugin.ts'
 import { cdrPlugin, type CdrPluginDeps } from './cdr-plugin.ts'
 import { routePlugin, type RoutePluginDeps } from './route-plugin.ts'
 import { trunksPlugin, type TrunksPluginDeps } from './trunks-plugin.ts'
+import { statsHistoryPlugin, type StatsHistoryPluginDeps } from './stats-history-plugin.ts'
+import { adminPagePlugin } from './admin-page-plugin.ts'
 
 export interface HttpAppDeps {
   config: GatewayConfig
@@ -42,9 +44,11 @@ export interface HttpAppDeps {
   /** Milliseconds since the UNIX epoch, for uptime. */
   startedAt: number
   /** Call records and active calls (GET /api/cdrs, /api/calls); null when cdr.enabled is false. */
-  cdr: { reader: CdrPluginDeps['cdrs']; calls: CdrPluginDeps['calls'] } | null
+  cdr: { reader: CdrPluginDeps['cdrs']; calls: CdrPluginDeps['calls']; hangUp: CdrPluginDeps['hangUp'] } | null
   /** Dial plan explain and trunk states (GET /api/route/explain, /api/trunks). */
   routing: Pick<RoutePluginDeps, 'explain'> & Pick<TrunksPluginDeps, 'trunkStatuses'>
+  /** The load history the admin page charts (stats-history.ts, GET /api/stats/history); absent: not served. */
+  statsHistory?: StatsHistoryPluginDeps['history']
 }
 
 /** The HTTP app with every endpoint of the gateway; call `.listen()` on it to serve. */
@@ -68,8 +72,10 @@ export function createHttpApp(deps: HttpAppDeps) {
       authenticate: (username, password) => verifyPassword(users.get(username), config.realm, password),
       stunPort: deps.stunPort,
     }))
-    .use(deps.cdr ? cdrPlugin({ adminToken: config.adminToken, cdrs: deps.cdr.reader, calls: deps.cdr.calls }) : new Elysia({ name: 'cdr-off' }))
+    .use(deps.cdr ? cdrPlugin({ adminToken: config.adminToken, cdrs: deps.cdr.reader, calls: deps.cdr.calls, hangUp: deps.cdr.hangUp }) : new Elysia({ name: 'cdr-off' }))
     .use(routePlugin({ adminToken: config.adminToken, explain: (from, to) => deps.routing.explain(from, to) }))
     .use(trunksPlugin({ adminToken: config.adminToken, trunkStatuses: () => deps.routing.trunkStatuses() }))
+    .use(deps.statsHistory ? statsHistoryPlugin({ adminToken: config.adminToken, history: deps.statsHistory }) : new Elysia({ name: 'stats-history-off' }))
+    .use(adminPagePlugin({ assets: deps.softphone, adminTokenConfigured: config.adminToken !== undefined }))
     .use(softphonePlugin(deps.softphone))
 }

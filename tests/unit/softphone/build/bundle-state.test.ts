@@ -16,6 +16,9 @@ test('missing, then fresh, then stale when the outputs are older than the source
   writeFileSync(join(dir, 'index.html'), 'x')
   expect(softphoneBundleState(dir), 'app.js is missing').toBe('missing')
   writeFileSync(join(dir, 'app.js'), 'x')
+  expect(softphoneBundleState(dir)).toBe('missing') // the admin page's outputs too
+  writeFileSync(join(dir, 'admin.html'), 'x')
+  writeFileSync(join(dir, 'admin.js'), 'x')
   expect(softphoneBundleState(dir)).toBe('fresh')
   utimesSync(join(dir, 'app.js'), new Date(0), new Date(0))
   expect(softphoneBundleState(dir)).toBe('stale')
