@@ -2,7 +2,8 @@
  * The request pipeline: every request the transaction layer passes up runs through a fixed,
  * named sequence of stages, like Kamailio's request_route (docs/architecture.md):
  *
- *   flood -> sanity -> loop -> in-dialog -> cancel -> local -> auth -> registrar -> location/relay
+ *   flood -> sanity -> loop -> in-dialog -> preloaded-route -> cancel -> local -> trunk -> auth
+ *     -> registrar -> location (call-stages.ts: location service, or the dial plan and trunks)
  *
  * `flood` comes first, as Kamailio's default REQINIT route checks the ipban table and pike
  * before sanity_check: a banned or flooding source gets no answer to anything (not even a
@@ -18,100 +19,44 @@
  */
 import { SipRequest, type SipResponse } from '../message/sip-message.ts'
 import { createResponse } from '../message/create-response.ts'
-import type { SipUri } from '../syntax/types.ts'
 import { parseNameAddr } from '../syntax/name-addr.ts'
 import { parseVia } from '../syntax/via.ts'
 import { checkRequestSanity, type SanityContext } from './request-sanity.ts'
 import type { ServerTransaction, TransactionUser } from '../transaction/transaction-user.ts'
-import type { Destination, Flow } from '../transport/flow.ts'
-import type { TransportLayer } from '../transport/transport-layer.ts'
-import type { StatefulProxy } from '../proxy/stateful-proxy.ts'
+import type { Flow } from '../transport/flow.ts'
 import type { Target } from '../proxy/target.ts'
-import { FLOW_PARAM } from '../proxy/record-route.ts'
+import { FLOW_PARAM, FTAG_PARAM } from '../proxy/record-route.ts'
 import { branchLoopHash, loopHash } from '../proxy/branch.ts'
-import type { DigestAuthenticator } from '../auth/digest-authenticator.ts'
-import type { Registrar } from '../registrar/registrar.ts'
-import type { LocationService } from '../registrar/location-service.ts'
 import { aorKey } from '../registrar/aor.ts'
 import { logger } from '../../base/log.ts'
 import type { LocalAddresses } from '../../base/local-addresses.ts'
-import type { SipSecurity } from '../security/sip-security.ts'
 import { routingOutcomeResponse, type RoutingOutcome } from './routing-outcomes.ts'
 import { NextHopResolver } from './next-hop-resolver.ts'
 import { assertIdentity, stripAssertedIdentity } from './asserted-identity.ts'
-import type { CallRouter, RoutedCall } from './call-router.ts'
-import type { TrunkRegistry } from '../trunks/trunk-registry.ts'
-import type { Caller } from '../dialplan/route-decision.ts'
-import { FTAG_PARAM } from '../proxy/record-route.ts'
-import { NO_CALL_EVENTS, type CallDirection, type CallEventSink } from '../proxy/call-events.ts'
+import { CallStages } from './call-stages.ts'
+import { decodeUser, type RequestContext, type RequestPipelineOptions, type Stage } from './request-context.ts'
+
+export type { RequestContext, RequestPipelineOptions, Stage } from './request-context.ts'
 
 const log = logger('sip.routing')
 
-/** Per-request state the stages share. */
-export interface RequestContext {
-  readonly request: SipRequest
-  /** Null for an ACK that matched no INVITE server transaction (2xx ACK). */
-  readonly tx: ServerTransaction | null
-  readonly flow: Flow
-  /** Parsed Request-URI (sanity stage guarantees non-null afterwards). */
-  ruri: SipUri | null
-  /** The user the request was authenticated as, or null. */
-  user: string | null
-  /** The source is in proxy.trustedSources. */
-  trusted: boolean
-  /** The source is trusted or on security.allowList: never banned, rate-limited or capped (set by `flood`). */
-  allowListed: boolean
-  /** The trunk an out-of-dialog request came from (set by `trunk`), or null. */
-  trunk: string | null
-}
-
-/** A named pipeline stage. `run` returns true when it answered (or dropped) the request. */
-export interface Stage {
-  readonly name: string
-  run(ctx: RequestContext): boolean
-}
-
-export interface RequestPipelineOptions {
-  /** The gateway's domain and addresses (requests for us, loop check, Route popping). */
-  local: LocalAddresses
-  transport: TransportLayer
-  proxy: StatefulProxy
-  auth: DigestAuthenticator
-  registrar: Registrar
-  location: LocationService
-  /** Known usernames (for 404 vs 480 at the location stage). */
-  userExists(username: string): boolean
-  /** users.yaml display name of a user, for the P-Asserted-Identity of its requests (RFC 3325). */
-  displayNameOf?(username: string): string | undefined
-  trustedSources: ReadonlySet<string>
-  /** Bans, brute-force and flood defences (the `flood` stage, failed digest attempts). */
-  security: SipSecurity
-  /** Dial plan and trunks (call-router.ts); absent: users by name only, IP URIs for other domains. */
-  router?: CallRouter
-  /** The running trunks, for inbound matching and call counts; absent: no trunks. */
-  trunks?: () => TrunkRegistry
-  /** Call records (call-events.ts). */
-  callEvents?: CallEventSink
-}
 
 /** Option tags the gateway understands (Proxy-Require / Require, RFC 3261 §8.2.2.3). */
 const SUPPORTED_OPTIONS: ReadonlySet<string> = new Set(['outbound', 'path', 'gruu', 'replaces', 'timer', '100rel'])
 const ACCEPTED_TYPES: ReadonlySet<string> = new Set(['application/sdp'])
 /** Requests that end something: never refused at the transaction cap (they free resources). */
 const ENDING: ReadonlySet<string> = new Set(['ACK', 'BYE', 'CANCEL'])
-/** Methods that create a dialog: the proxy Record-Routes them (§16.6 item 4). */
-const DIALOG_CREATING: ReadonlySet<string> = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY'])
 
 export class RequestPipeline implements TransactionUser {
   readonly stages: readonly Stage[]
   private readonly addresses: LocalAddresses
   private readonly nextHop: NextHopResolver
-  private readonly events: CallEventSink
+  private readonly calls: CallStages
 
   constructor(private readonly o: RequestPipelineOptions) {
     this.addresses = o.local
-    this.events = o.callEvents ?? NO_CALL_EVENTS
     this.nextHop = new NextHopResolver({ flow: (id) => o.transport.flow(id), location: o.location })
+    this.calls = new CallStages(o, { reply: (c, outcome) => this.reply(c, outcome), replyStatus: (c, status, reason) => this.replyStatus(c, status, reason) }, this.nextHop)
     this.stages = [
       { name: 'flood', run: (c) => this.flood(c) },
       { name: 'sanity', run: (c) => this.sanity(c) },
@@ -120,10 +65,10 @@ export class RequestPipeline implements TransactionUser {
       { name: 'preloaded-route', run: (c) => this.preloadedRoute(c) },
       { name: 'cancel', run: (c) => this.cancel(c) },
       { name: 'local', run: (c) => this.local(c) },
-      { name: 'trunk', run: (c) => this.matchTrunk(c) },
+      { name: 'trunk', run: (c) => this.calls.matchTrunk(c) },
       { name: 'auth', run: (c) => this.authenticate(c) },
       { name: 'registrar', run: (c) => this.register(c) },
-      { name: 'location', run: (c) => this.locate(c) },
+      { name: 'location', run: (c) => this.calls.locate(c) },
     ]
   }
 
@@ -300,7 +245,7 @@ export class RequestPipeline implements TransactionUser {
       ftag = na.uri.params[FTAG_PARAM] ?? ftag
       req.removeFirst('route')
     }
-    if (req.method === 'BYE') this.byeSeen(req, ftag)
+    if (req.method === 'BYE') this.calls.byeSeen(req, ftag)
     let target: Target | null = null
     const next = req.get('route')
     if (next !== undefined) {
@@ -439,139 +384,6 @@ export class RequestPipeline implements TransactionUser {
     return this.reply(ctx, req.method === 'OPTIONS' ? 'options-to-gateway' : 'no-such-gateway-resource')
   }
 
-  /**
-   * Out-of-dialog requests from a trunk (Asterisk's `identify`): matched by source address
-   * (and header) before `auth`, so that the trunk's calls are not challenged (a trunk has no
-   * account here; its source address is its credential, like Kamailio's `allow_trusted`).
-   * REGISTER is never a trunk's: it is challenged as always. Never answers.
-   */
-  private matchTrunk(ctx: RequestContext): boolean {
-    const trunks = this.o.trunks
-    const req = ctx.request
-    if (trunks === undefined || req.method === 'REGISTER' || req.method === 'ACK' || req.to.params.tag) return false
-    const t = trunks().matchInbound(ctx.flow.remoteAddress, req)
-    if (t !== null) ctx.trunk = t.name
-    return false
-  }
-
-  /**
-   * Calls (INVITE) and MESSAGE go through the dial plan (call-router.ts) when one is
-   * configured: users, ring groups, trunks with failover, DIDs on trunks; a SIP URI of another
-   * domain is located by RFC 3263. Other requests keep the location service / IP next hop.
-   */
-  private locate(ctx: RequestContext): boolean {
-    const router = this.o.router
-    const req = ctx.request
-    if (router === undefined || (req.method !== 'INVITE' && req.method !== 'MESSAGE')) return this.locateByName(ctx)
-    const ruri = ctx.ruri!
-    let routed: RoutedCall | Promise<RoutedCall>
-    if (ctx.trunk !== null) {
-      routed = router.route(req, { kind: 'trunk', trunk: ctx.trunk }, this.dialedFromTrunk(ctx))
-    } else if (this.addresses.isOurUri(ruri.host, ruri.port)) {
-      if (ruri.user === null) return this.reply(ctx, 'unknown-user')
-      // A local user by name (users.yaml, live): the location service, as without a dial plan.
-      if (this.o.userExists(decodeUser(ruri.user))) return this.locateByName(ctx)
-      const caller: Caller = ctx.user !== null ? { kind: 'user', username: ctx.user } : { kind: 'anonymous' }
-      routed = router.route(req, caller, decodeUser(ruri.user))
-    } else {
-      if (ctx.user === null && !ctx.trusted) return this.reply(ctx, 'relaying-denied')
-      if (this.nextHop.uri(ruri) !== null) return this.locateByName(ctx)
-      routed = router.routeUri(ruri, req.uri)
-    }
-    if (routed instanceof Promise) {
-      routed.then((r) => this.forwardRouted(ctx, r), (e: unknown) => {
-        log.error('routing failed', { callId: req.get('call-id'), error: String(e) })
-        this.replyStatus(ctx, 500, 'Routing Failed')
-      })
-    } else {
-      this.forwardRouted(ctx, routed)
-    }
-    return true
-  }
-
-  /**
-   * The number a trunk's request is for: the Request-URI user part (a DID), unless the trunk
-   * sends to the Contact the gateway registered (its account name): then the To user.
-   */
-  private dialedFromTrunk(ctx: RequestContext): string {
-    const req = ctx.request
-    const ruriUser = ctx.ruri!.user === null ? '' : decodeUser(ctx.ruri!.user)
-    const account = this.o.trunks?.().definition(ctx.trunk!)?.username
-    if (ruriUser !== '' && ruriUser !== account) return ruriUser
-    const to = req.to.uri.user
-    return to === null ? ruriUser : decodeUser(to)
-  }
-
-  private forwardRouted(ctx: RequestContext, r: RoutedCall): void {
-    const req = ctx.request
-    if (r.kind === 'refuse') {
-      this.replyStatus(ctx, r.status, r.reason)
-      return
-    }
-    const isInvite = req.method === 'INVITE'
-    if (isInvite) this.callStarted(ctx, r.targets, r.direction, r.trunk ?? ctx.trunk, r.rule)
-    const callId = req.get('call-id') ?? ''
-    const trunks = this.o.trunks
-    this.o.proxy.forward(req, ctx.tx!, ctx.flow, r.targets, {
-      recordRoute: DIALOG_CREATING.has(req.method), callerUser: ctx.user,
-      ...(r.onFailure ? { onFailure: r.onFailure } : {}),
-      reportCall: isInvite,
-      // A call that was not answered no longer counts against its trunk's cap.
-      ...(trunks && (r.direction === 'outbound' || r.direction === 'transit')
-        ? { onFinal: (status: number) => { if (status >= 300 || !isInvite) trunks().callEnded(callId) } }
-        : {}),
-    })
-  }
-
-  private callStarted(ctx: RequestContext, targets: Target[], direction: CallDirection, trunk: string | null, rule: string | null): void {
-    const req = ctx.request
-    this.events.callStarted({
-      callId: req.get('call-id') ?? '', fromTag: req.from.params.tag ?? '', at: Date.now(),
-      from: req.from.uri.user === null ? `sip:${req.from.uri.host}` : `sip:${req.from.uri.user}@${req.from.uri.host}`,
-      callerUser: ctx.user, dialed: req.uri, routed: targets.map((t) => t.requestUri), direction, trunk, rule,
-    })
-  }
-
-  /** A BYE passing through: the call ended (records, trunk caps); `ftag` from our Route tells who sent it. */
-  private byeSeen(req: SipRequest, ftag: string | null): void {
-    const callId = req.get('call-id') ?? ''
-    this.o.trunks?.().callEnded(callId)
-    const fromTag = req.from.params.tag ?? null
-    this.events.callEnded({
-      callId, fromTag: ftag, at: Date.now(),
-      endedBy: ftag === null ? 'caller' : fromTag === ftag ? 'caller' : 'callee', reason: 'BYE',
-    })
-  }
-
-  /** Location service (§16.5 targets from bindings) or a non-local next hop. */
-  private locateByName(ctx: RequestContext): boolean {
-    const req = ctx.request
-    const ruri = ctx.ruri!
-    const tx = ctx.tx!
-    let targets: Target[]
-    if (this.addresses.isOurUri(ruri.host, ruri.port)) {
-      if (req.method === 'OPTIONS' && ruri.user !== null && !this.o.userExists(decodeUser(ruri.user))) return this.reply(ctx, 'unknown-user')
-      const aor = aorKey(ruri, this.addresses.domain, this.isLocalHost)
-      if (aor === null || ruri.user === null || !this.o.userExists(decodeUser(ruri.user))) return this.reply(ctx, 'unknown-user')
-      const bindings = this.o.location.lookup(aor)
-      targets = []
-      for (const b of bindings) {
-        const d = this.nextHop.binding(b)
-        if (d) targets.push({ requestUri: b.contact, destination: d, user: decodeUser(ruri.user) })
-      }
-      if (targets.length === 0) return this.reply(ctx, 'no-binding')
-    } else {
-      // Not our domain: only authenticated users and trusted sources may relay (no open relay).
-      if (ctx.user === null && !ctx.trusted) return this.reply(ctx, 'relaying-denied')
-      const d = this.nextHop.uri(ruri)
-      if (!d) return this.reply(ctx, 'no-route')
-      targets = [{ requestUri: req.uri, destination: d }]
-    }
-    const isInvite = req.method === 'INVITE'
-    if (isInvite) this.callStarted(ctx, targets, targets[0]?.user !== undefined ? 'internal' : 'outbound', null, null)
-    this.o.proxy.forward(req, tx, ctx.flow, targets, { recordRoute: DIALOG_CREATING.has(req.method), callerUser: ctx.user, reportCall: isInvite })
-    return true
-  }
 
   /** A host that names this gateway, whatever the port (for AOR normalization). */
   private readonly isLocalHost = (host: string): boolean => this.addresses.isLocalHost(host)
@@ -604,13 +416,4 @@ function serializeRouteUri(routeValue: string): string {
   const lt = routeValue.indexOf('<')
   const gt = routeValue.indexOf('>', lt + 1)
   return lt >= 0 && gt > lt ? routeValue.slice(lt + 1, gt) : routeValue.trim()
-}
-
-function decodeUser(user: string): string {
-  if (user.indexOf('%') < 0) return user
-  try {
-    return decodeURIComponent(user)
-  } catch {
-    return user
-  }
 }
