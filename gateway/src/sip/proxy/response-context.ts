@@ -111,6 +111,22 @@ export class ResponseContext {
   }
 
   /**
+   * Withdraws a final response the proxy consumed itself (Target.answers: a challenge it
+   * answered): it stops being the best response and its challenges are not aggregated. The
+   * best is chosen again among the other branches' responses.
+   */
+  withdraw(res: SipResponse): void {
+    for (let i = this.challenges.length - 1; i >= 0; i--) if (this.challenges[i]!.from === res) this.challenges.splice(i, 1)
+    if (this.best !== res) return
+    this.best = null
+    for (const b of this.branches) {
+      const r = b.response
+      if (r === null || r === res || !b.final) continue
+      if (this.best === null || rank(r.status) < rank(this.best.status)) this.best = r
+    }
+  }
+
+  /**
    * Keeps the best final response by §16.7 item 6: 6xx beats everything; otherwise the
    * lowest class, preferring within 4xx 401/407/415/420/484 (which carry what the UAC needs
    * to retry), and 503 is turned into 500 when forwarded (§16.7 item 6) by the caller.

@@ -137,6 +137,7 @@ export class StatefulProxy {
     const serial = ctx.serial
     if (targets.length === 0 || serial === null || !ctx.mayStartBranch) return false
     log.info('serial forking: next targets', { callId: ctx.request.get('call-id'), after: ctx.best?.status, targets: targets.map((t) => t.requestUri) })
+    for (const t of targets) if (t.answers !== undefined) ctx.withdraw(t.answers)
     for (const t of targets) {
       if (!ctx.mayStartBranch) break
       this.startBranch(ctx, ctx.request, serial.inFlow, t, ctx.branches.length, serial.hash, opts, serial.forwardMedia)

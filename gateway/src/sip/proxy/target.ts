@@ -26,6 +26,14 @@ export interface Target {
   trunk?: string
   /** Rewrites the offer (SDP text) this branch sends: a trunk's allowed codecs. */
   offerFilter?: (sdp: string) => string
+  /**
+   * The 401/407 this target answers: a branch re-sent with credentials in `headers` (a
+   * trunk's challenge, answered with the trunk's account like Kamailio's uac_auth). The proxy
+   * consumed that response itself, so it is withdrawn from the response context: no longer a
+   * candidate for the response sent upstream (§16.7 item 6), its challenge not collected
+   * into one (item 7).
+   */
+  answers?: SipResponse
 }
 
 /**

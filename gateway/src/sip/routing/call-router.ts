@@ -169,22 +169,28 @@ export class CallRouter {
         const h = registry.credentialsFor(trunk, last.response, request.method, last.target.requestUri)
         if (h !== null) {
           authenticated.add(trunk)
-          return [{ ...last.target, headers: [...(last.target.headers ?? []), h] }]
+          // The trunk's 407 is the gateway's to answer: withdrawn from the response context.
+          return [{ ...last.target, headers: [...(last.target.headers ?? []), h], answers: last.response }]
         }
       }
       const status = last?.status ?? best.status
-      if (!failsOver(status)) {
+      // A trunk that challenges the credentials it was just given refuses the account: like a
+      // trunk that is down, the next one is tried, and its challenge is never the caller's.
+      const refusedAccount = trunk !== undefined && authenticated.has(trunk) && (status === 401 || status === 407)
+      if (refusedAccount) log.warn('trunk refused its credentials', { callId, trunk, status })
+      if (!failsOver(status) && !refusedAccount) {
         registry.callEnded(callId)
         return null
       }
-      if (servers.length > 0) return [servers.shift()!]
+      if (servers.length > 0 && !refusedAccount) return [servers.shift()!]
+      const withdrawn = refusedAccount && last?.response ? { answers: last.response } : {}
       return nextTrunk().then((t) => {
         if (t === null) {
           registry.callEnded(callId)
           return null
         }
         servers = t.slice(1)
-        return [t[0]!]
+        return [{ ...t[0]!, ...withdrawn }]
       })
     }
     return { kind: 'forward', targets: [first[0]!], onFailure, direction, trunk: first[0]!.trunk ?? null, rule, decision }

@@ -94,8 +94,12 @@ describe('CallRouter: trunks', () => {
     const auth = retry![0]!.headers!.find((h) => h.name === 'proxy-authorization')!.value
     expect(auth).toContain('username="acct"')
     expect(auth).toContain('realm="carrier.example"')
-    // A second 407 on the same trunk is not answered again: the search moves on (408/5xx only) or stops.
-    expect(await r.onFailure!(challenge, [{ target: retry![0]!, status: 407, response: challenge }])).toBeNull()
+    expect(retry![0]!.answers).toBe(challenge)
+    // A second 407 on the same trunk: the trunk refused the account; the next trunk is tried
+    // and the refused challenge is withdrawn too.
+    const again = response(407, [{ name: 'proxy-authenticate', value: 'Digest realm="carrier.example", nonce="n2", algorithm=MD5' }])
+    const next = await r.onFailure!(again, [{ target: retry![0]!, status: 407, response: again }])
+    expect(next!.map((t) => [t.trunk, t.answers])).toEqual([['carrier-b', again]])
   })
 
   test('a trunk that is down and a trunk at its cap are skipped; none left: 503', async () => {
