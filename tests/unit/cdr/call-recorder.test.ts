@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
-import { setLogSink } from '../../../gateway/src/base/log.ts'
+import { setLogLevel, setLogSink } from '../../../gateway/src/base/log.ts'
 import { CallRecorder, type CallRecorderOptions } from '../../../gateway/src/cdr/call-recorder.ts'
 import type { CallStarted } from '../../../gateway/src/sip/proxy/call-events.ts'
 import { CdrStore, openCdrDatabase, type CdrRecord } from '../../../gateway/src/store/cdr-store.ts'
@@ -7,8 +7,10 @@ import { FakeScheduler } from '../../support/fake-scheduler.ts'
 
 let lines: Record<string, unknown>[] = []
 let prevSink: ((line: string) => void) | null = null
-beforeAll(() => { prevSink = setLogSink((l) => lines.push(JSON.parse(l) as Record<string, unknown>)) })
-afterAll(() => { if (prevSink) setLogSink(prevSink) })
+// The level is process-wide: another test file's gateway may have set it to warn.
+let prevLevel: ReturnType<typeof setLogLevel> | null = null
+beforeAll(() => { prevSink = setLogSink((l) => lines.push(JSON.parse(l) as Record<string, unknown>)); prevLevel = setLogLevel('info') })
+afterAll(() => { if (prevSink) setLogSink(prevSink); if (prevLevel) setLogLevel(prevLevel) })
 beforeEach(() => { lines = [] })
 
 const T0 = Date.UTC(2026, 11, 4, 20, 0, 0)

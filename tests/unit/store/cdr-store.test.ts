@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setLogSink } from '../../../gateway/src/base/log.ts'
+import { setLogLevel, setLogSink } from '../../../gateway/src/base/log.ts'
 import {
   CdrStore, cdrDatabasePath, cursorOf, migrateCdrs, openCdrDatabase, type CdrRecord,
 } from '../../../gateway/src/store/cdr-store.ts'
@@ -10,8 +10,10 @@ import { FakeScheduler } from '../../support/fake-scheduler.ts'
 
 const logs: string[] = []
 let prevSink: ((line: string) => void) | null = null
-beforeAll(() => { prevSink = setLogSink((l) => logs.push(l)) })
-afterAll(() => { if (prevSink) setLogSink(prevSink) })
+// The level is process-wide: another test file's gateway may have set it to warn.
+let prevLevel: ReturnType<typeof setLogLevel> | null = null
+beforeAll(() => { prevSink = setLogSink((l) => logs.push(l)); prevLevel = setLogLevel('info') })
+afterAll(() => { if (prevSink) setLogSink(prevSink); if (prevLevel) setLogLevel(prevLevel) })
 
 const cleanup: (() => void)[] = []
 afterEach(() => {
