@@ -15,9 +15,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
-import { formatConfigError, loadConfig } from '../../gateway/src/config/loader.ts'
 import type { GatewayConfig } from '../../gateway/src/config/schema.ts'
-import { TEST_DOMAIN, startGateway, testConfig, userEntry, type RunningGateway } from '../support/gateway.ts'
+import { TEST_DOMAIN, startGateway, testConfig, testConfigFromFolder, userEntry, type RunningGateway } from '../support/gateway.ts'
 import { freePortRange } from '../support/ports.ts'
 import { WsSipClient, fakeAnswerFor, fakeSdp } from '../support/ws-sip-client.ts'
 import { launchChromium } from './softphone-helpers.ts'
@@ -57,13 +56,7 @@ async function writeConfig(): Promise<GatewayConfig> {
       { name: 'international', prefix: ['00'], minLength: 6, class: 'international', e164: true, trunks: ['carrier-a'] },
     ],
   }))
-  const loaded = loadConfig(dir)
-  if (!loaded.ok) throw new Error(loaded.errors.map(formatConfigError).join('\n'))
-  const c = testConfig({ adminToken: TOKEN })
-  c.users = loaded.config.users
-  c.trunks = loaded.config.trunks
-  c.dialPlan = loaded.config.dialPlan
-  return c
+  return testConfigFromFolder(dir, { adminToken: TOKEN })
 }
 
 async function registered(name: string): Promise<WsSipClient> {

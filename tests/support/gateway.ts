@@ -67,6 +67,23 @@ export function testConfig(overrides: DeepPartial<GatewayConfig> = {}, options: 
 }
 
 /**
+ * A GatewayConfig for tests (testConfig with `overrides`) whose users, trunks and dial plan
+ * come from the sip-config folder `dir` (users.yaml, trunks.yaml, dialplan.yaml), loaded and
+ * validated as the gateway does.
+ *
+ * @throws Error with the loader's `file:line field: message` lines when the folder is refused
+ */
+export function testConfigFromFolder(dir: string, overrides: DeepPartial<GatewayConfig> = {}): GatewayConfig {
+  const loaded = loadConfig(dir)
+  if (!loaded.ok) throw new Error(loaded.errors.map(formatConfigError).join('\n'))
+  const c = testConfig(overrides)
+  c.users = loaded.config.users
+  c.trunks = loaded.config.trunks
+  c.dialPlan = loaded.config.dialPlan
+  return c
+}
+
+/**
  * A users.yaml entry for `username` with `password`, its MD5 and SHA-256 HA1s computed
  * for `realm` (RFC 7616 §3.4.2) by the test-side digest code.
  */

@@ -50,6 +50,27 @@ export const SIPP_SCENARIOS = {
   uacExpect404: join(FIXTURES, 'uac-expect-404.xml'),
 } as const
 
+/**
+ * A UAS scenario refusing one INVITE with `status` and `reason` (a carrier out of service, a
+ * busy line), then absorbing the ACK: tests/fixtures/sipp/uas-reject.xml with the status
+ * written in (SIPp checks a response's status code when it loads the scenario, so it cannot
+ * come from -key). Returns the path of the file, written once per status in a temp folder.
+ */
+export function uasRejectScenario(status: number, reason: string): string {
+  const file = join(rejectDir(), `uas-${status}.xml`)
+  if (!existsSync(file)) {
+    const template = readFileSync(join(FIXTURES, 'uas-reject.xml'), 'utf8')
+    writeFileSync(file, template.replace('SIP/2.0 [status] [reason]', `SIP/2.0 ${status} ${reason}`))
+  }
+  return file
+}
+
+let rejectScenarios: string | null = null
+function rejectDir(): string {
+  rejectScenarios ??= mkdtempSync(join(tmpdir(), 'patchbay-sipp-reject-'))
+  return rejectScenarios
+}
+
 export interface SippOptions {
   /** Label used in the temp directory name and in messages. */
   name: string

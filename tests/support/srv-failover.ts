@@ -12,33 +12,9 @@
  *   expect((await peers.primary!.finish()).stats?.successful).toBe(1)
  *   expect((await peers.backup.finish()).stats?.successful).toBe(1)
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { startDnsmasq, type Dnsmasq } from './dnsmasq.ts'
 import { LOOPBACK, freePortRange } from './ports.ts'
-import { SIPP_SCENARIOS, startSipp, type SippPeer } from './sipp.ts'
-
-/** A SIPp UAS that answers one INVITE with 503 Service Unavailable and absorbs the ACK. */
-const UAS_503 = `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="UAS answering 503">
-  <recv request="INVITE" crlf="true"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 503 Service Unavailable
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPp503[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="ACK"/>
-</scenario>
-`
+import { SIPP_SCENARIOS, uasRejectScenario, startSipp, type SippPeer } from './sipp.ts'
 
 export interface SrvFailoverOptions {
   /** Default `failover.test`. */
@@ -84,11 +60,7 @@ export async function startSrvFailoverPeers(options: SrvFailoverOptions = {}): P
     let primary: SippPeer | null = null
     let primaryPort: number
     if ((options.primary ?? '503') === '503') {
-      const dir = mkdtempSync(join(tmpdir(), 'patchbay-srv-failover-'))
-      started.push({ stop: async () => rmSync(dir, { recursive: true, force: true }) })
-      const scenario = join(dir, 'uas-503.xml')
-      writeFileSync(scenario, UAS_503)
-      primary = await startSipp({ name: 'srv-primary-503', scenarioFile: scenario, calls })
+      primary = await startSipp({ name: 'srv-primary-503', scenarioFile: uasRejectScenario(503, 'Service Unavailable'), calls })
       started.push({ stop: () => primary!.process.kill() })
       primaryPort = primary.localPort
     } else {

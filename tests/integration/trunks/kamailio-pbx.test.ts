@@ -26,12 +26,11 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig, formatConfigError } from '../../../gateway/src/config/loader.ts'
 import type { GatewayConfig } from '../../../gateway/src/config/schema.ts'
 import { trunkContactUri } from '../../../gateway/src/sip/trunks/registration-client.ts'
-import { TEST_DOMAIN, startGateway, testConfig, type RunningGateway } from '../../support/gateway.ts'
+import { TEST_DOMAIN, startGateway, testConfigFromFolder, type RunningGateway } from '../../support/gateway.ts'
 import { WsSipClient, fakeSdp, fakeAnswerFor } from '../../support/ws-sip-client.ts'
-import { readSippTrace, runSipp, startSipp, expectAllSucceeded, SIPP_SCENARIOS, type SippPeer } from '../../support/sipp.ts'
+import { readSippTrace, runSipp, startSipp, expectAllSucceeded, SIPP_SCENARIOS, uasRejectScenario, type SippPeer } from '../../support/sipp.ts'
 import { freePortRange, freeUdpPort } from '../../support/ports.ts'
 import { PeerSet } from '../../support/processes.ts'
 import { Baresip } from '../../support/baresip.ts'
@@ -64,13 +63,7 @@ function gatewayConfig(kamPort: number): GatewayConfig {
     pbxPort: kamPort, trunk: TRUNK, users: ['kp-alice', 'kp-carol', 'kp-desk'], password: PASSWORD,
     international: ['kp-alice', 'kp-desk'], did: { number: DID, user: 'kp-carol' },
   })
-  const loaded = loadConfig(dir)
-  if (!loaded.ok) throw new Error(loaded.errors.map(formatConfigError).join('\n'))
-  const c = testConfig({ adminToken: ADMIN_TOKEN })
-  c.users = loaded.config.users
-  c.trunks = loaded.config.trunks
-  c.dialPlan = loaded.config.dialPlan
-  return c
+  return testConfigFromFolder(dir, { adminToken: ADMIN_TOKEN })
 }
 
 beforeAll(async () => {
@@ -112,9 +105,9 @@ async function trunkState(): Promise<{ state: string; lastStatus?: number; activ
 }
 
 /** A SIPp carrier on `uasPort` (where Kamailio sends outside numbers); one left by a failed test is killed first. */
-async function carrier(name: string, scenarioFile: string = SIPP_SCENARIOS.uas): Promise<SippPeer> {
+async function carrier(name: string, scenarioFile: string = SIPP_SCENARIOS.uas, keys?: Record<string, string>): Promise<SippPeer> {
   for (const old of carriers) if (old.process.running) await old.process.kill()
-  const c = await startSipp({ name, scenarioFile, localPort: uasPort, calls: 1 })
+  const c = await startSipp({ name, scenarioFile, localPort: uasPort, calls: 1, ...(keys ? { keys } : {}) })
   carriers.push(c)
   return c
 }
@@ -192,29 +185,8 @@ test('the caller cancels while the carrier rings: the CANCEL follows the authent
   await waitUntil('the trunk\'s call count is back to 0', async () => (await trunkState()).activeCalls === 0, 5_000)
 })
 
-/** A carrier answering one INVITE 486 Busy Here, then the ACK. */
-const UAS_486 = `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="carrier answering 486">
-  <recv request="INVITE" crlf="true"/>
-  <send><![CDATA[
-      SIP/2.0 486 Busy Here
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPp486[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-  ]]></send>
-  <recv request="ACK"/>
-</scenario>
-`
-
 test('the carrier is busy: its 486 reaches the caller, not the 407 the gateway answered', async () => {
-  const file = join(dir, 'uas-486.xml')
-  writeFileSync(file, UAS_486)
-  const sipp = await carrier('kam-carrier-busy', file)
+  const sipp = await carrier('kam-carrier-busy', uasRejectScenario(486, 'Busy Here'))
   const alice = await user('kp-alice')
   const { call } = await alice.inviteWithAuth(`sip:${DIALED}@${TEST_DOMAIN}`, { body: fakeSdp('webrtc', 'offer') })
   const final = await alice.waitForResponse({ status: (s) => s >= 300, method: 'INVITE', callId: call.callId }, 10_000)

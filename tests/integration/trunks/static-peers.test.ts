@@ -15,11 +15,10 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig, formatConfigError } from '../../../gateway/src/config/loader.ts'
 import type { GatewayConfig } from '../../../gateway/src/config/schema.ts'
-import { TEST_DOMAIN, startGateway, testConfig, userEntry, type RunningGateway } from '../../support/gateway.ts'
+import { TEST_DOMAIN, startGateway, testConfigFromFolder, userEntry, type RunningGateway } from '../../support/gateway.ts'
 import { WsSipClient, fakeSdp, fakeAnswerFor } from '../../support/ws-sip-client.ts'
-import { SIPP_SCENARIOS, readSippTrace, runSipp, startSipp, expectAllSucceeded, type SippPeer } from '../../support/sipp.ts'
+import { SIPP_SCENARIOS, uasRejectScenario, readSippTrace, runSipp, startSipp, expectAllSucceeded, type SippPeer } from '../../support/sipp.ts'
 import { freePortRange } from '../../support/ports.ts'
 
 setDefaultTimeout(60_000)
@@ -27,25 +26,6 @@ setDefaultTimeout(60_000)
 const PASSWORD = 'trunk-test-password'
 const USERS = ['tr-alice', 'tr-bob', 'tr-carol']
 const PBX_ADDRESS = '127.0.0.2'
-
-/** A SIPp UAS answering one INVITE 503 (a carrier that is out of service), then the ACK. */
-const UAS_503 = `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="carrier answering 503">
-  <recv request="INVITE" crlf="true"/>
-  <send><![CDATA[
-      SIP/2.0 503 Service Unavailable
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPp503[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-  ]]></send>
-  <recv request="ACK"/>
-</scenario>
-`
 
 let dir: string
 let gateway: RunningGateway
@@ -78,13 +58,7 @@ function writeConfig(outbound: unknown[]): GatewayConfig {
     outbound,
     inbound: [{ name: 'main-number', trunk: 'pbx-a', did: ['+4930777'], user: 'tr-carol' }],
   }))
-  const loaded = loadConfig(dir)
-  if (!loaded.ok) throw new Error(loaded.errors.map(formatConfigError).join('\n'))
-  const c = testConfig()
-  c.users = loaded.config.users
-  c.trunks = loaded.config.trunks
-  c.dialPlan = loaded.config.dialPlan
-  return c
+  return testConfigFromFolder(dir)
 }
 
 const RULES = [
@@ -112,11 +86,8 @@ async function user(name: string): Promise<WsSipClient> {
   return c
 }
 
-function carrier(name: string, scenario: string | { xml: string }, port: number): Promise<SippPeer> {
-  if (typeof scenario === 'string') return startSipp({ name, scenarioFile: scenario, localPort: port, calls: 1 })
-  const file = join(dir, `${name}.xml`)
-  writeFileSync(file, scenario.xml)
-  return startSipp({ name, scenarioFile: file, localPort: port, calls: 1 })
+function carrier(name: string, scenarioFile: string, port: number, keys?: Record<string, string>): Promise<SippPeer> {
+  return startSipp({ name, scenarioFile, localPort: port, calls: 1, ...(keys ? { keys } : {}) })
 }
 
 test('a user whose class is too low gets 403 for an international number; nothing leaves the gateway', async () => {
@@ -128,7 +99,7 @@ test('a user whose class is too low gets 403 for an international number; nothin
 })
 
 test('international call: carrier-a answers 503, carrier-b takes it, E.164 number and the trunk\'s asserted identity', async () => {
-  const a = await carrier('carrier-a-503', { xml: UAS_503 }, ports[0]!)
+  const a = await carrier('carrier-a-503', uasRejectScenario(503, 'Service Unavailable'), ports[0]!)
   const b = await carrier('carrier-b', SIPP_SCENARIOS.uas, ports[1]!)
   const alice = await user('tr-alice')
   const { call } = await alice.inviteWithAuth(`sip:0044207946000@${TEST_DOMAIN}`, { body: fakeSdp('webrtc', 'offer') })
