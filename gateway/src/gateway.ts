@@ -9,6 +9,7 @@
  *
  * Every upward call is a callback the lower layer declares (docs/architecture.md, "Layers").
  */
+import { hostname } from 'node:os'
 import type { GatewayConfig } from './config/schema.ts'
 import { setLogLevel, logger } from './base/log.ts'
 import { RealScheduler, type Scheduler } from './base/scheduler.ts'
@@ -27,6 +28,7 @@ import { Registrar } from './sip/registrar/registrar.ts'
 import { SipSecurity, type SipSecuritySettings } from './sip/security/sip-security.ts'
 import { openDatabase } from './store/database.ts'
 import { BindingStore } from './store/binding-store.ts'
+import { RedisBindingStore } from './store/redis-binding-store.ts'
 import { StunBindingService } from './ice/stun-binding-service.ts'
 import { mediaEngineTurnServers, resolveTurnSecret } from './ice/ice-servers.ts'
 import type { MediaDriver } from './media/media-driver.ts'
@@ -82,6 +84,11 @@ export interface Gateway {
   readonly bindingsRestored: number
   /** Dial plan, trunks (registration clients, qualify), DNS next hops (call-routing.ts). */
   readonly routing: CallRouting
+  /**
+   * Resolves once the location service holds the shared store's bindings (store.redis);
+   * resolved at once with bun:sqlite. Never rejects; stays pending while Redis is unreachable.
+   */
+  readonly locationReady: Promise<void>
   /** The HTTP server's port once main.ts listened (0 before); WS sent-by. */
   httpPort: number
   /**
@@ -141,9 +148,15 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
   const users = new UserDirectory<UserEntry>(config.users)
   const local = localAddresses(config)
 
-  const db = openDatabase(config.store.path)
-  const location = new LocationService({ scheduler, store: new BindingStore(db) })
+  // Bindings: bun:sqlite on one node; Redis when several nodes share the location service
+  // (loaded asynchronously: redisStore.ready).
+  const redisStore = config.store.redis === undefined ? null : new RedisBindingStore({
+    url: config.store.redis.url, nodeId: config.store.redis.nodeId ?? hostname(), unixSeconds: () => scheduler.unixSeconds(),
+  })
+  const db = redisStore === null ? openDatabase(config.store.path) : null
+  const location = new LocationService({ scheduler, store: redisStore ?? new BindingStore(db!) })
   const restored = location.restore()
+  redisStore?.start(location)
   const transport = new TransportLayer({
     advertisedHost: config.sip.publicAddress ?? (config.sip.host === '0.0.0.0' ? '127.0.0.1' : config.sip.host),
     local,
@@ -251,6 +264,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     config, scheduler, local, users, transport, transactions, proxy, anchoredCalls, location, security, jsonSignaling, media, stun, metrics,
     bindingsRestored: restored.restored,
     routing,
+    locationReady: redisStore?.ready ?? Promise.resolve(),
     httpPort: 0,
     http: createHttpApp({
       config, users, transport, jsonSignaling,
@@ -307,7 +321,8 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
       transactions.close()
       location.close()
       transport.clear()
-      db.close()
+      await redisStore?.close()
+      db?.close()
     },
   }
   return gateway

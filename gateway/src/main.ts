@@ -104,6 +104,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   const softphone = options.softphone !== undefined ? options.softphone : loadStaticAssets(SOFTPHONE_DIST)
   if (softphone === null) log.warn('the softphone is not built (softphone/dist): run `bun run build`; / answers 503')
   const g = createGateway(config, { scheduler: options.scheduler, softphone })
+  // A node sharing its location service on Redis loads the other nodes' bindings before it
+  // serves (at most 3 s: with Redis down it starts degraded and resynchronizes later).
+  await Promise.race([g.locationReady, Bun.sleep(3000)])
   const listeners = await listen(g)
   // Trunk registrations and qualify need the SIP listeners (their Contact and Via).
   g.routing.start()

@@ -13,19 +13,21 @@
 #   sox                        audio files for media checks
 #   iproute2, iptables, curl   network namespaces + NAT for the NAT traversal e2e test
 #   openssl                    self-signed certificates for the TLS/WSS tests
+#   redis-server               the shared location store of several gateway nodes
+#                              (tests/support/redis.ts starts its own, without persistence)
 #
 # Idempotent: installs only what is missing (one `apt-get update` first), prints what it
 # installed, and changes nothing when everything is there. Needs root (or passwordless
 # sudo) only when something is missing.
 #
 # Package scripts must not leave daemons behind that hold the ports tests use (kamailio
-# 5060, coturn 3478, rtpengine): services are kept from starting during the install
-# (policy-rc.d), and any of these services found running or enabled afterwards is stopped
-# and disabled. Tests start their own instances on free ports.
+# 5060, coturn 3478, rtpengine, redis-server 6379): services are kept from starting during
+# the install (policy-rc.d), and any of these services found running or enabled afterwards
+# is stopped and disabled. Tests start their own instances on free ports.
 set -euo pipefail
 
-PACKAGES=(sip-tester chromium kamailio kamailio-websocket-modules baresip-core coturn rtpengine-daemon dnsmasq-base sox iproute2 iptables curl openssl)
-SERVICES=(kamailio coturn rtpengine-daemon rtpengine-recording-daemon)
+PACKAGES=(sip-tester chromium kamailio kamailio-websocket-modules baresip-core coturn rtpengine-daemon dnsmasq-base sox iproute2 iptables curl openssl redis-server)
+SERVICES=(kamailio coturn rtpengine-daemon rtpengine-recording-daemon redis-server)
 
 log() { printf 'install-peers: %s\n' "$*"; }
 
@@ -93,7 +95,7 @@ for service in "${SERVICES[@]}"; do
 done
 
 # The programs the tests look for (tests/support/processes.ts requireBinary).
-for program in sipp chromium kamailio baresip turnserver rtpengine dnsmasq sox; do
+for program in sipp chromium kamailio baresip turnserver rtpengine dnsmasq sox redis-server; do
   if ! command -v "$program" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$program" ] && [ ! -x "/usr/bin/$program" ]; then
     log "$program is still missing after the install" >&2
     exit 1

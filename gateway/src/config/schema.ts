@@ -183,6 +183,20 @@ export const GatewayFileSchema = Type.Object({
   store: Type.Object({
     /** bun:sqlite database file; ":memory:" keeps nothing across restarts. */
     path: Type.String({ default: '.data/patchbay.sqlite' }),
+    /**
+     * Several gateway nodes sharing one location service on Redis (store/redis-binding-store.ts):
+     * bindings are kept in Redis instead of `path` (which then holds only call records), and
+     * each node sees the others' registrations. Absent: bun:sqlite, a single node.
+     */
+    redis: Type.Optional(Type.Object({
+      /** redis://[user:password@]host:port[/db], rediss:// for TLS, redis+unix:///path. */
+      url: Type.String({ pattern: '^(redis|rediss|redis\\+tls|redis\\+unix|redis\\+tls\\+unix)://' }),
+      /**
+       * This node's name in the shared store (which node holds a binding's flow); unique
+       * among the nodes and the same across restarts. Default: the host name.
+       */
+      nodeId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$' })),
+    }, { additionalProperties: false })),
   }, { additionalProperties: false, default: {} }),
   /** Bearer token for the admin REST API (`/api/registrations`, `/api/security/bans`); absent: those endpoints answer 401. */
   adminToken: Type.Optional(Type.String({ minLength: 16 })),

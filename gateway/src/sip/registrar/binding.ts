@@ -45,6 +45,12 @@ export interface Binding {
   path: string[]
   /** Unix seconds when the binding was first created (kept across refreshes). */
   registeredAt: number
+  /**
+   * The gateway node holding this binding's flow, when that is another node sharing the
+   * location store (store.redis; its `flowId` is then `<node>/<flow id there>`, which no local
+   * flow has). Absent for bindings registered at this node.
+   */
+  node?: string
 }
 
 /** Transports whose flows are connections: a binding over them dies with the connection. */

@@ -17,6 +17,13 @@
  * ONE scheduler timer for the earliest group. `lookup` also filters lapsed bindings, so a late
  * sweep never returns stale contacts.
  *
+ * Sharing between nodes (store.redis, store/redis-binding-store.ts): every node keeps this
+ * cache of all bindings; its own changes go to the shared store as above, those of other nodes
+ * come back through `putShared` / `dropShared` / `syncShared` (no write-back). A binding of
+ * another node carries its `node`, and its flow id is prefixed with it, so it never matches a
+ * flow of this node. Lapsed bindings go through `BindingPersistence.expire`, which removes
+ * them from the shared store once, whichever node sweeps first.
+ *
  * Sharing between worker processes (not done yet; how the design allows it): the sqlite file
  * is the shared truth — WAL mode lets every worker read while one writes, and `busy_timeout`
  * serializes writers. Each worker keeps this class as a cache of the rows: (1) REGISTER for an
@@ -30,16 +37,25 @@
  * class assumes it is the only writer except the per-AOR ordering of (1).
  */
 import type { Scheduler, TimerHandle } from '../../base/scheduler.ts'
-import type { Binding } from './binding.ts'
+import { bindingKey, type Binding } from './binding.ts'
 import { parseUri } from '../syntax/uri.ts'
 
-/** What the location service needs from persistent storage (BindingStore implements it). */
+/**
+ * What the location service needs from persistent storage (BindingStore implements it; the
+ * shared store/redis-binding-store.ts too).
+ */
 export interface BindingPersistence {
   upsert(binding: Binding): void
   delete(binding: Binding): void
   deleteByAor(aor: string): void
   loadAll(): Binding[]
   flush(): void
+  /**
+   * The binding lapsed (sweep or restore). A store shared by several nodes removes it only if
+   * nobody refreshed it meanwhile, so a binding expires once whichever node sees it; absent:
+   * `delete` is called instead.
+   */
+  expire?(binding: Binding): void
 }
 
 export interface LocationServiceOptions {
@@ -91,16 +107,25 @@ export class LocationService {
    * Contact that names no IP address (`.invalid`). UDP bindings are kept, and so are plain
    * TCP/TLS bindings whose Contact is an IP address (RFC 3261 §18.1.1: the gateway opens a
    * new connection to it); their flow id is cleared.
-   * Call once, before serving; bindings already in memory are kept.
+   * Call once, before serving; bindings already in memory are kept (a loaded binding with the
+   * row of one in memory is skipped).
+   *
+   * `from`: the bindings to restore instead of `store.loadAll()` (a shared store loads
+   * asynchronously and passes them here). Bindings held by another node (`node` set) are
+   * inserted as they are: their flow lives on that node, which did not restart.
    */
-  restore(): RestoreResult {
+  restore(from?: readonly Binding[]): RestoreResult {
     const result: RestoreResult = { restored: 0, expired: 0, flowGone: 0 }
     if (this.store === null) return result
     const now = this.scheduler.unixSeconds()
-    for (const b of this.store.loadAll()) {
+    for (const b of from ?? this.store.loadAll()) {
+      if (this.current(b.aor).some((x) => sameRow(x, b))) continue
       if (b.expiresAt <= now) {
         result.expired++
-        this.store.delete(b)
+        this.expireInStore(b)
+      } else if (b.node !== undefined) {
+        this.insert(b)
+        result.restored++
       } else if (!survivesRestart(b)) {
         result.flowGone++
         this.store.delete(b)
@@ -198,11 +223,62 @@ export class LocationService {
         // Bucket already detached: remove() below must not touch it again.
         this.detach(b, false)
         removed.push(b)
-        if (this.store !== null) this.store.delete(b)
+        this.expireInStore(b)
       }
     }
     this.arm()
     return removed
+  }
+
+  // --- Shared store (several nodes on one store, store.redis): changes another node made,
+  // --- applied to this cache without writing them back.
+
+  /**
+   * A binding another node wrote (its `node` set): replaces the binding of the same row
+   * (bindingKey) of its AOR, local or not; a lapsed one only removes that row.
+   */
+  putShared(b: Binding): void {
+    const old = this.current(b.aor).find((x) => sameRow(x, b))
+    if (old !== undefined) this.remove(old)
+    if (b.expiresAt > this.scheduler.unixSeconds()) {
+      this.insert(b)
+      this.arm()
+    }
+  }
+
+  /**
+   * Another node removed (unregistered, expired, flow closed) the row `key` (bindingKey) of
+   * `aor`. @returns the binding dropped here, or null when none had that row
+   */
+  dropShared(aor: string, key: string): Binding | null {
+    const old = this.current(aor).find((x) => bindingKey(x) === key)
+    if (old === undefined) return null
+    this.remove(old)
+    return old
+  }
+
+  /**
+   * Resynchronization with the shared store (after it was unreachable): `remote` is every
+   * binding of other nodes it holds now. Each is put (putShared); bindings of other nodes held
+   * here but absent from `remote` are dropped. Bindings of this node are left alone.
+   * @returns how many were put and dropped
+   */
+  syncShared(remote: readonly Binding[]): { put: number; dropped: number } {
+    const keep = new Set<string>()
+    for (const b of remote) {
+      keep.add(`${b.aor}\u0000${bindingKey(b)}`)
+      this.putShared(b)
+    }
+    let dropped = 0
+    for (const list of [...this.byAor.values()]) {
+      for (const b of list.slice()) {
+        if (b.node !== undefined && !keep.has(`${b.aor}\u0000${bindingKey(b)}`)) {
+          this.remove(b)
+          dropped++
+        }
+      }
+    }
+    return { put: remote.length, dropped }
   }
 
   /** Cancels the expiry timer and commits pending store writes. */
@@ -211,6 +287,12 @@ export class LocationService {
     this.timer = null
     this.armedFor = Infinity
     this.store?.flush()
+  }
+
+  private expireInStore(b: Binding): void {
+    if (this.store === null) return
+    if (this.store.expire !== undefined) this.store.expire(b)
+    else this.store.delete(b)
   }
 
   private insert(b: Binding): void {

@@ -1,0 +1,65 @@
+/**
+ * A location-service binding as stored in Redis by redis-binding-store.ts: one JSON object
+ * per binding, fields in a fixed order, with `node`, the id of the gateway node that holds the
+ * binding's flow. The stored text is the value the store compares before a delete, so
+ * `encodeBinding(decodeBinding(raw))` must give `raw` back: same fields, same order.
+ *
+ * In memory (LocationService), a binding of this node has no `node`; one of another node has
+ * it, and its flow id is prefixed with the node (`node-b/ws-3`) so that it never matches a
+ * flow here (binding.ts, `Binding.node`).
+ */
+import type { Binding } from '../sip/registrar/binding.ts'
+
+/**
+ * The JSON text of `b` as stored: `node` is `b.node`, or `self` for a binding of this node;
+ * the flow id is written as the holding node knows it (prefix removed).
+ */
+export function encodeBinding(b: Binding, self: string): string {
+  const node = b.node ?? self
+  const flowId = b.flowId !== null && b.node !== undefined && b.flowId.startsWith(`${b.node}/`)
+    ? b.flowId.slice(b.node.length + 1)
+    : b.flowId
+  return JSON.stringify({
+    aor: b.aor, contact: b.contact, q: b.q, expiresAt: b.expiresAt, callId: b.callId, cseq: b.cseq,
+    instanceId: b.instanceId, regId: b.regId, flowId, transport: b.transport,
+    sourceAddress: b.sourceAddress, sourcePort: b.sourcePort, userAgent: b.userAgent, path: b.path,
+    registeredAt: b.registeredAt, node,
+  })
+}
+
+/**
+ * The binding of a stored row, for the cache of node `self`: its own rows come back without
+ * `node` and with their flow id as is; other nodes' rows with `node` and a prefixed flow id.
+ * Null when the text is not a binding (malformed JSON, no aor / contact / expiresAt / node).
+ */
+export function decodeBinding(raw: string, self: string): Binding | null {
+  let v: Record<string, unknown>
+  try {
+    v = JSON.parse(raw) as Record<string, unknown>
+  } catch {
+    return null
+  }
+  if (typeof v !== 'object' || v === null) return null
+  if (typeof v.aor !== 'string' || typeof v.contact !== 'string' || typeof v.expiresAt !== 'number' || typeof v.node !== 'string') return null
+  const own = v.node === self
+  const flowId = typeof v.flowId === 'string' ? v.flowId : null
+  const b: Binding = {
+    aor: v.aor,
+    contact: v.contact,
+    q: typeof v.q === 'number' ? v.q : 1,
+    expiresAt: v.expiresAt,
+    callId: String(v.callId ?? ''),
+    cseq: typeof v.cseq === 'number' ? v.cseq : 0,
+    instanceId: typeof v.instanceId === 'string' ? v.instanceId : null,
+    regId: typeof v.regId === 'number' ? v.regId : null,
+    flowId: own || flowId === null ? flowId : `${v.node}/${flowId}`,
+    transport: String(v.transport ?? 'UDP'),
+    sourceAddress: String(v.sourceAddress ?? ''),
+    sourcePort: typeof v.sourcePort === 'number' ? v.sourcePort : 0,
+    userAgent: typeof v.userAgent === 'string' ? v.userAgent : null,
+    path: Array.isArray(v.path) ? v.path.filter((x): x is string => typeof x === 'string') : [],
+    registeredAt: typeof v.registeredAt === 'number' ? v.registeredAt : v.expiresAt,
+  }
+  if (!own) b.node = v.node
+  return b
+}
