@@ -40,7 +40,7 @@ import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.ts'
 import { JsonSignalingService } from './signaling-json/json-signaling-service.ts'
 import { createCallRouting, type CallRouting } from './call-routing.ts'
 import type { DnsLocator } from './sip/dns/dns-locator.ts'
-import { NO_CALL_EVENTS, type CallEventSink } from './sip/proxy/call-events.ts'
+import type { CallEventSink } from './sip/proxy/call-events.ts'
 import { CdrStore, cdrDatabasePath, openCdrDatabase } from './store/cdr-store.ts'
 import { CallRecorder } from './cdr/call-recorder.ts'
 import { createCdrReader } from './cdr/cdr-reader.ts'
@@ -192,7 +192,8 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
   })
   // Call records (cdr/): a row per call in their own database beside the bindings.
   const cdr = config.cdr.enabled ? openCdrs(config, scheduler) : null
-  const callEvents: CallEventSink = cdr?.recorder ?? NO_CALL_EVENTS
+  // Absent when call records are off: the proxy then skips reading answers for them.
+  const callEvents: CallEventSink | undefined = cdr?.recorder
   const dialogs = new ProxiedDialogs({ local, transport, transactions, scheduler, maxAgeMs: config.media.sessionTimeout * 1000 })
   const proxy = new StatefulProxy({
     transport, transactions, scheduler,
