@@ -177,7 +177,9 @@ export function createCallRouting(config: GatewayConfig, deps: CallRoutingDeps):
         const s = registry.status(name)
         const a = registry.availability(name)
         const state = s.state === 'registering' ? 'unknown' : s.state
-        return { state, detail: `${s.detail}${a.usable ? '' : ` (skipped: ${a.reason})`}` }
+        // Not usable: skipped by the failover; say why unless the state already does (a cap).
+        const why = a.usable ? '' : a.reason.includes(s.detail) ? '; skipped' : `; skipped: ${a.reason}`
+        return { state, detail: `${s.detail}${why}` }
       },
     }),
     start() {
