@@ -152,6 +152,11 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
   // (loaded asynchronously: redisStore.ready).
   const redisStore = config.store.redis === undefined ? null : new RedisBindingStore({
     url: config.store.redis.url, nodeId: config.store.redis.nodeId ?? hostname(), unixSeconds: () => scheduler.unixSeconds(),
+    // Other nodes reach this node's WebSocket and TCP users through its UDP listener.
+    selfUri: () => {
+      const sb = transport.sentBy('UDP')
+      return sb.port > 0 ? `sip:${sb.host}:${sb.port}` : null
+    },
   })
   const db = redisStore === null ? openDatabase(config.store.path) : null
   const location = new LocationService({ scheduler, store: redisStore ?? new BindingStore(db!) })

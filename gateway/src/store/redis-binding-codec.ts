@@ -12,10 +12,16 @@ import type { Binding } from '../sip/registrar/binding.ts'
 
 /**
  * The JSON text of `b` as stored: `node` is `b.node`, or `self` for a binding of this node;
- * the flow id is written as the holding node knows it (prefix removed).
+ * the flow id is written as the holding node knows it (prefix removed); `nodeRoute` is the
+ * Route through the holding node to the binding's flow (`selfUri`: this node's SIP URI, for its
+ * own bindings over a connection), null for bindings reached directly (UDP).
  */
-export function encodeBinding(b: Binding, self: string): string {
+export function encodeBinding(b: Binding, self: string, selfUri: string | null = null): string {
   const node = b.node ?? self
+  // How other nodes reach a binding over one of our connections: through us, to that flow.
+  const nodeRoute = b.node !== undefined
+    ? b.nodeRoute ?? null
+    : b.flowId !== null && selfUri !== null ? `<${selfUri};lr;pb-flow=${b.flowId}>` : null
   const flowId = b.flowId !== null && b.node !== undefined && b.flowId.startsWith(`${b.node}/`)
     ? b.flowId.slice(b.node.length + 1)
     : b.flowId
@@ -23,7 +29,7 @@ export function encodeBinding(b: Binding, self: string): string {
     aor: b.aor, contact: b.contact, q: b.q, expiresAt: b.expiresAt, callId: b.callId, cseq: b.cseq,
     instanceId: b.instanceId, regId: b.regId, flowId, transport: b.transport,
     sourceAddress: b.sourceAddress, sourcePort: b.sourcePort, userAgent: b.userAgent, path: b.path,
-    registeredAt: b.registeredAt, node,
+    registeredAt: b.registeredAt, node, nodeRoute,
   })
 }
 
@@ -60,6 +66,9 @@ export function decodeBinding(raw: string, self: string): Binding | null {
     path: Array.isArray(v.path) ? v.path.filter((x): x is string => typeof x === 'string') : [],
     registeredAt: typeof v.registeredAt === 'number' ? v.registeredAt : v.expiresAt,
   }
-  if (!own) b.node = v.node
+  if (!own) {
+    b.node = v.node
+    if (typeof v.nodeRoute === 'string') b.nodeRoute = v.nodeRoute
+  }
   return b
 }

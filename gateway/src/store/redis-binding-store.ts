@@ -67,6 +67,8 @@ export interface RedisBindingStoreOptions {
   prefix?: string
   /** Wall clock in unix seconds (must match the location service's); default Date.now()/1000. */
   unixSeconds?: () => number
+  /** This node's SIP URI for other nodes (`sip:192.0.2.5:5060`), read when a binding is written; null: none yet. */
+  selfUri?: () => string | null
   /** Reconnection backoff, ms: first delay, doubling up to max. Defaults 200 and 5000. */
   retryMinMs?: number
   retryMaxMs?: number
@@ -133,6 +135,7 @@ export class RedisBindingStore implements BindingPersistence {
   private readonly raw = new WeakMap<Binding, string>()
   /** Removals made while Redis was unreachable, by row; replayed on reconnection. */
   private readonly journal = new Map<string, Journaled>()
+  private readonly selfUri: () => string | null
   private readonly inFlight = new Set<Promise<unknown>>()
   /**
    * Messages heard while a (re)synchronization loads its snapshot: replayed in order after it,
@@ -149,6 +152,7 @@ export class RedisBindingStore implements BindingPersistence {
     this.channel = `${this.prefix}bindings`
     this.expKey = `${this.prefix}exp`
     this.unixSeconds = options.unixSeconds ?? (() => Math.floor(Date.now() / 1000))
+    this.selfUri = options.selfUri ?? (() => null)
     this.retryMinMs = options.retryMinMs ?? 200
     this.retryMaxMs = options.retryMaxMs ?? 5000
     this.ready = new Promise((resolve) => { this.resolveReady = resolve })
@@ -457,7 +461,7 @@ export class RedisBindingStore implements BindingPersistence {
   }
 
   private encodeRaw(b: Binding): string {
-    return encodeBinding(b, this.nodeId)
+    return encodeBinding(b, this.nodeId, this.selfUri())
   }
 
   /** decodeBinding, remembering the stored text as the binding's compare-and-delete value. */

@@ -51,6 +51,12 @@ export interface Binding {
    * flow has). Absent for bindings registered at this node.
    */
   node?: string
+  /**
+   * For a binding of another node over a connection (`node` set): the Route that reaches it
+   * through that node, `<sip:node-host:port;lr;pb-flow=ws-3>` (RFC 3327 Path semantics: the
+   * node that holds the flow is on the way to the contact).
+   */
+  nodeRoute?: string
 }
 
 /** Transports whose flows are connections: a binding over them dies with the connection. */

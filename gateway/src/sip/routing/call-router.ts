@@ -104,7 +104,8 @@ export class CallRouter {
     const out: Target[] = []
     for (const b of this.o.location.lookup(`sip:${user}@${this.o.domain}`)) {
       const d = this.o.nextHop.binding(b)
-      if (d) out.push({ requestUri: b.contact, destination: d, user, ...(ringTimeoutMs !== undefined ? { ringTimeoutMs } : {}) })
+      const headers = this.o.nextHop.bindingHeaders(b)
+      if (d) out.push({ requestUri: b.contact, destination: d, user, ...(ringTimeoutMs !== undefined ? { ringTimeoutMs } : {}), ...(headers ? { headers } : {}) })
     }
     return out
   }

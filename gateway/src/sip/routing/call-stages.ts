@@ -54,6 +54,13 @@ export class CallStages {
   locate(ctx: RequestContext): boolean {
     const router = this.o.router
     const req = ctx.request
+    const via = ctx.routeFlow
+    if (via !== null && via.open && ctx.tx !== null) {
+      // Another node sent it through us to one of our connections (Binding.nodeRoute).
+      const target: Target = { requestUri: req.uri, destination: { transport: via.transport, address: via.remoteAddress, port: via.remotePort, flow: via } }
+      this.o.proxy.forward(req, ctx.tx, ctx.flow, [target], { recordRoute: DIALOG_CREATING.has(req.method), callerUser: ctx.user })
+      return true
+    }
     if (router === undefined || (req.method !== 'INVITE' && req.method !== 'MESSAGE')) return this.locateByName(ctx)
     const ruri = ctx.ruri!
     let routed: RoutedCall | Promise<RoutedCall>
@@ -149,7 +156,8 @@ export class CallStages {
       targets = []
       for (const b of bindings) {
         const d = this.nextHop.binding(b)
-        if (d) targets.push({ requestUri: b.contact, destination: d, user: decodeUser(ruri.user) })
+        const headers = this.nextHop.bindingHeaders(b)
+        if (d) targets.push({ requestUri: b.contact, destination: d, user: decodeUser(ruri.user), ...(headers ? { headers } : {}) })
       }
       if (targets.length === 0) return this.host.reply(ctx, 'no-binding')
     } else {

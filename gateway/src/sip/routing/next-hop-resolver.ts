@@ -6,7 +6,8 @@
  * RFC 3263 is not complete here yet: URIs must carry an IP address (or `localhost`); NAPTR,
  * SRV and A/AAAA look-ups for host names belong in this module when they come.
  */
-import type { SipUri } from '../syntax/types.ts'
+import type { HeaderField, SipUri } from '../syntax/types.ts'
+import { parseNameAddr } from '../syntax/name-addr.ts'
 import { parseUri } from '../syntax/uri.ts'
 import type { Destination, Flow } from '../transport/flow.ts'
 import { uriTransport } from '../proxy/record-route.ts'
@@ -32,6 +33,11 @@ export class NextHopResolver {
    * Returns null when the binding cannot be reached (its WebSocket is gone).
    */
   binding(b: Binding): Destination | null {
+    if (b.nodeRoute !== undefined) {
+      // Held by another node (store.redis): through that node, which forwards over the flow.
+      const na = parseNameAddr(b.nodeRoute)
+      return na ? this.uri(na.uri) : null
+    }
     if (b.flowId !== null) {
       const f = this.o.flow(b.flowId)
       if (f) return { transport: f.transport, address: f.remoteAddress, port: f.remotePort, flow: f }
@@ -44,6 +50,14 @@ export class NextHopResolver {
       return { transport: 'UDP', address: b.sourceAddress, port: b.sourcePort }
     }
     return direct
+  }
+
+  /**
+   * Header fields a request to binding `b` carries: the Route through the node that holds its
+   * connection (`Binding.nodeRoute`, RFC 3327 Path semantics), else none.
+   */
+  bindingHeaders(b: Binding): HeaderField[] | undefined {
+    return b.nodeRoute === undefined ? undefined : [{ name: 'route', value: b.nodeRoute }]
   }
 
   /**

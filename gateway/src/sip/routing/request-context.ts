@@ -33,6 +33,8 @@ export interface RequestContext {
   allowListed: boolean
   /** The trunk an out-of-dialog request came from (set by `trunk`), or null. */
   trunk: string | null
+  /** A connection of ours a preloaded Route of ours named (`pb-flow`, another node's route to it), or null. */
+  routeFlow: Flow | null
 }
 
 /** A named pipeline stage. `run` returns true when it answered (or dropped) the request. */

@@ -90,7 +90,7 @@ export class RequestPipeline implements TransactionUser {
     const ctx: RequestContext = {
       request, tx, flow, ruri: null, user: null,
       trusted: this.o.trustedSources.has(flow.remoteAddress),
-      allowListed: false, trunk: null,
+      allowListed: false, trunk: null, routeFlow: null,
     }
     const stages = this.stages
     for (let i = 0; i < stages.length; i++) if (stages[i]!.run(ctx)) return
@@ -359,6 +359,10 @@ export class RequestPipeline implements TransactionUser {
     for (let top = req.get('route'); top !== undefined; top = req.get('route')) {
       const na = parseNameAddr(top)
       if (!na || !this.addresses.isLocal(na.uri.host, na.uri.port)) break
+      // Another node sharing the location service routes a call for one of our connections
+      // through us, naming the flow (Binding.nodeRoute): the `location` stage sends it there.
+      const flowId = na.uri.params[FLOW_PARAM]
+      if (flowId) ctx.routeFlow = this.o.transport.flow(flowId) ?? null
       req.removeFirst('route')
     }
     return false
