@@ -9,18 +9,20 @@
 import { SipRequest, type SipResponse } from '../message/sip-message.ts'
 import { createResponse } from '../message/create-response.ts'
 import { cancelFor } from '../message/transaction-requests.ts'
-import type { ClientTransaction, ServerTransaction } from '../transaction/transaction-user.ts'
+import type { ServerTransaction } from '../transaction/transaction-user.ts'
 import type { Scheduler } from '../../base/scheduler.ts'
 import type { Destination, Flow, TransportProtocol } from '../transport/flow.ts'
 import type { TransportLayer } from '../transport/transport-layer.ts'
-import { ResponseContext, type Branch, type BranchHandler } from './response-context.ts'
+import { ResponseContext, type Branch } from './response-context.ts'
+import { ProxyBranchHandler, relayUpstream } from './proxy-branch-handler.ts'
+import { answeredEvent, failedEvent } from './call-reports.ts'
 import { recordRouteValue } from './record-route.ts'
 import { loopHash, proxyBranch } from './branch.ts'
 import { isMediaRefusal } from './media-hooks.ts'
 import type { BranchMediaSeam, ForwardMedia } from './branch-media.ts'
 import type { ProxyTransactions } from './proxy-transactions.ts'
 import { distinctTargets, type FailedBranch, type ForwardOptions, type Target } from './target.ts'
-import type { CallEventSink, MediaPath } from './call-events.ts'
+import type { CallEventSink } from './call-events.ts'
 import type { ProxiedDialogs } from './proxied-dialogs.ts'
 import { logger } from '../../base/log.ts'
 
@@ -408,28 +410,11 @@ export class StatefulProxy {
   }
 
   private reportAnswered(ctx: ResponseContext, branch: Branch, res: SipResponse): void {
-    const events = this.o.callEvents
-    if (!events) return
-    const req = ctx.request
-    const body = res.body.length === 0 ? '' : bodyDecoder.decode(res.body)
-    events.callAnswered({
-      callId: req.get('call-id') ?? '', fromTag: req.from.params.tag ?? '', at: Date.now(),
-      answeredBy: branch.target?.requestUri ?? '', trunk: branch.target?.trunk ?? null,
-      mediaPath: mediaPathOf(branch.media !== null, body), codec: audioCodecOf(body),
-    })
+    this.o.callEvents?.callAnswered(answeredEvent(ctx.request, branch.target, branch.media !== null, res))
   }
 
   private reportFailed(ctx: ResponseContext, best: SipResponse): void {
-    const events = this.o.callEvents
-    if (!events) return
-    const req = ctx.request
-    // The proxy's own answers (timeout, transport error, media refusal) carry a `pb-` To tag.
-    const ours = (best.get('to') ?? '').includes(';tag=pb-')
-    events.callFailed({
-      callId: req.get('call-id') ?? '', fromTag: req.from.params.tag ?? '', at: Date.now(),
-      status: best.status, reason: best.reason,
-      endedBy: ctx.cancelledByCaller ? 'caller' : ours ? 'gateway' : 'callee',
-    })
+    this.o.callEvents?.callFailed(failedEvent(ctx.request, best, ctx.cancelledByCaller))
   }
 
   private reportInviteFinal(ctx: ResponseContext, status: number): void {
@@ -563,88 +548,7 @@ export class StatefulProxy {
   }
 }
 
-/** Removes our Via (§16.7 item 9) and sends `res` through the server transaction. */
-function relayUpstream(serverTx: ServerTransaction, res: SipResponse): void {
-  if (res.headers.length > 0 && isOurVia(res)) res.removeFirst('via')
-  serverTx.respond(res)
-}
-
-/**
- * The client transaction handler of one branch. While the response context is open it hands
- * every event to the proxy's §16.7 processing; once the context is finished (`detach`) it
- * keeps only the server transaction, and a 2xx that still arrives — a retransmission, or
- * another fork's answer (RFC 6026 §8.4: passed up in Accepted; §16.7 item 5: forwarded) — is
- * relayed upstream with nothing else held. Other late responses are ignored then, as §16.7
- * would (the branch is final).
- */
-class ProxyBranchHandler implements BranchHandler {
-  private ctx: ResponseContext | null
-  private branch: Branch | null
-  private readonly serverTx: ServerTransaction | null
-
-  /** @param transportErrorStatus 480 towards a connection we hold, 503 otherwise (§8.1.3.1) */
-  constructor(private readonly proxy: StatefulProxy, ctx: ResponseContext, branch: Branch, private readonly transportErrorStatus: number) {
-    this.ctx = ctx
-    this.branch = branch
-    this.serverTx = ctx.serverTx
-  }
-
-  onResponse(res: SipResponse, tx: ClientTransaction): void {
-    const ctx = this.ctx
-    const branch = this.branch
-    if (ctx === null || branch === null) {
-      if (res.status >= 200 && res.status < 300 && this.serverTx !== null) relayUpstream(this.serverTx, res)
-      return
-    }
-    const media = branch.media
-    if (media === null) return this.proxy.processBranchResponse(ctx, branch, res, ctx.options)
-    // The answer may spend a while in the media driver before §16.7 sees it: the outcome is
-    // known now, so no branch starts meanwhile (see mayStartBranch).
-    if (ctx.isInvite && res.status >= 200 && (res.status < 300 || res.status >= 600)) ctx.decided = true
-    media.onResponse(res, tx, () => this.proxy.processBranchResponse(ctx, branch, res, ctx.options))
-  }
-
-  onTimeout(): void {
-    if (this.ctx !== null && this.branch !== null) this.proxy.onBranchFailure(this.ctx, this.branch, 408, this.ctx.options)
-  }
-
-  onTransportError(): void {
-    if (this.ctx !== null && this.branch !== null) this.proxy.onBranchFailure(this.ctx, this.branch, this.transportErrorStatus, this.ctx.options)
-  }
-
-  detach(): void {
-    if (this.branch !== null) this.branch.handler = null
-    this.ctx = null
-    this.branch = null
-  }
-}
-
 /** Applies a target's offer filter to an SDP body; Content-Length is written by the serializer. */
 function filtered(body: Uint8Array, filter: (sdp: string) => string): Uint8Array {
   return new TextEncoder().encode(filter(bodyDecoder.decode(body)))
 }
-
-/** How the answered call's media flows, from the answer (call records). */
-function mediaPathOf(anchored: boolean, sdp: string): MediaPath {
-  if (anchored) return 'anchored'
-  if (sdp === '') return 'unknown'
-  const candidates = sdp.match(/^a=candidate:.*$/gm)
-  if (candidates !== null && candidates.length > 0 && candidates.every((c) => c.includes(' typ relay'))) return 'relayed'
-  return 'peer-to-peer'
-}
-
-/** The first codec of the answer's audio m-line (`PCMU`, `opus`), or null. */
-function audioCodecOf(sdp: string): string | null {
-  const m = /^m=audio \d+ \S+ (\d+)/m.exec(sdp)
-  if (m === null) return null
-  const pt = m[1]!
-  const map = new RegExp(`^a=rtpmap:${pt} ([^/\\s]+)`, 'm').exec(sdp)
-  if (map !== null) return map[1]!
-  return pt === '0' ? 'PCMU' : pt === '8' ? 'PCMA' : pt === '9' ? 'G722' : null
-}
-
-function isOurVia(res: SipResponse): boolean {
-  const b = res.topVia.branch
-  return b !== null && b.startsWith('z9hG4bK-pb')
-}
-
