@@ -194,6 +194,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     hooks: new AnchorPolicy({ driver: media, mode: config.media.anchor, userMode: (u) => users.get(u)?.mediaAnchor }),
     transport, transactions, local, scheduler,
     sessionTimeout: config.media.sessionTimeout * 1000,
+    onTimedOut: (callId) => cdr?.recorder.callEnded({ callId, fromTag: null, at: Date.now(), endedBy: 'gateway', reason: 'session timeout' }),
   })
   // Call records (cdr/): a row per call in their own database beside the bindings.
   const cdr = config.cdr.enabled ? openCdrs(config, scheduler) : null

@@ -145,3 +145,41 @@ test('a leg whose WebSocket drops mid-call: the other leg gets a BYE, recorded a
   const cdr = await cdrOf(call.callId)
   expect([cdr.status, cdr.endedBy, cdr.reason]).toEqual([200, 'gateway', 'connection lost'])
 })
+
+test('an anchored call that reaches media.sessionTimeout: BYE to both sides, recorded as ended by the gateway (session timeout)', async () => {
+  const users = testUsers(2, 'cdrto', PASSWORD)
+  const g = await startGateway(testConfig({ adminToken: TOKEN, media: { sessionTimeout: 1 } }, { extraUsers: users }))
+  try {
+    const connect = async (u: (typeof users)[number]) => {
+      const c = await WsSipClient.connect({ url: g.wsUrl, username: u.username, password: PASSWORD, domain: TEST_DOMAIN })
+      clients.push(c)
+      expect((await c.register()).final.status).toBe(200)
+      return c
+    }
+    const alice = await connect(users[0]!)
+    const bob = await connect(users[1]!)
+    // Plain RTP offered over a WebSocket (as in the calls above): the policy anchors it.
+    const { call } = await alice.inviteWithAuth(bob.aor, { body: fakeSdp('rtp', 'offer') })
+    const invite = await bob.waitForRequest('INVITE', call.callId)
+    bob.respond(invite, 200, 'OK', { body: fakeAnswerFor(invite.body) })
+    const ok = await alice.waitForResponse({ status: 200, method: 'INVITE', callId: call.callId })
+    alice.ack2xx(call, ok)
+    expect(g.internals.anchoredCalls?.size).toBe(1)
+    const [byeA, byeB] = await Promise.all([alice.waitForRequest('BYE', call.callId, 5000), bob.waitForRequest('BYE', call.callId, 5000)])
+    expect(byeA.get('reason')).toContain('Session timeout')
+    alice.respond(byeA, 200)
+    bob.respond(byeB, 200)
+    for (let i = 0; i < 40; i++) {
+      const body = await (await fetch(`${g.httpUrl}/api/cdrs`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as { cdrs: Array<Record<string, unknown>> }
+      const row = body.cdrs.find((c) => c.callId === call.callId)
+      if (row) {
+        expect([row.status, row.endedBy, row.reason, row.mediaPath]).toEqual([200, 'gateway', 'session timeout', 'anchored'])
+        return
+      }
+      await Bun.sleep(100)
+    }
+    throw new Error('no CDR for the timed-out call')
+  } finally {
+    await g.stop()
+  }
+})

@@ -33,6 +33,8 @@ export interface AnchoredCallsOptions {
   scheduler: Scheduler
   /** Session timeout of an anchored call, ms; 0: none (media.sessionTimeout). */
   sessionTimeout: number
+  /** An anchored call reached its session timeout and was ended with BYEs (call records). */
+  onTimedOut?: (callId: string) => void
 }
 
 /** The tracker of anchored calls; see the file comment. */
@@ -129,7 +131,11 @@ export class AnchoredCalls implements BranchMediaSeam {
       isOurRecordRoute: (v) => this.isOurRoute(v),
     })
     const timeout = this.o.sessionTimeout
-    if (timeout > 0) d.timer = this.o.scheduler.setTimer(timeout, () => this.endDialog(d, 'session timeout'))
+    if (timeout > 0) {
+      d.timer = this.o.scheduler.setTimer(timeout, () => {
+        if (this.endDialog(d, 'session timeout')) this.o.onTimedOut?.(d.callId)
+      })
+    }
     if (inFlow.reliable && !inFlow.open) {
       // The 2xx crossed our CANCEL after the caller's connection closed: nobody will
       // ACK it, so end the call towards the callee at once.
@@ -148,13 +154,14 @@ export class AnchoredCalls implements BranchMediaSeam {
   }
 
   /** Ends an anchored call from the middle (session timeout, hang-up): BYE to both sides with `reason` (RFC 3326), relay released. */
-  private endDialog(d: AnchoredDialog, why: string, reason = 'SIP;cause=408;text="Session timeout"'): void {
+  private endDialog(d: AnchoredDialog, why: string, reason = 'SIP;cause=408;text="Session timeout"'): boolean {
     d.timer = null
-    if (this.dialogs.get(d.callId) !== d) return
+    if (this.dialogs.get(d.callId) !== d) return false
     this.dropDialog(d)
     log.info('anchored call ended by the gateway', { callId: d.callId, reason: why })
     this.sendBye(d, d.caller, d.callee, reason)
     this.sendBye(d, d.callee, d.caller, reason)
+    return true
   }
 
   /** Forgets an anchored dialog: its timer, its record, its relay. */
