@@ -14,7 +14,7 @@
  * - Semantic checks: unique usernames; registrar minExpires <= defaultExpires <= maxExpires;
  *   sip.tlsPort needs sip.tls; duplicate keys in a mapping; auth.md5OnlyUserAgents are regular
  *   expressions; media ports form a range; the rtpengine driver has an instance;
- *   proxy.trustedSources are IP addresses; security.allowList entries are IP addresses or
+ *   proxy.trustedSources are IP addresses; http.webSocketUrls are ws:// or wss:// URLs; security.allowList entries are IP addresses or
  *   CIDR prefixes; trunks (trunks-loader.ts) and the dial plan (dialplan-loader.ts), which
  *   may name only users, trunks, ring groups and classes that exist.
  *
@@ -107,6 +107,11 @@ export function loadConfig(dir: string | null, env: Record<string, string | unde
       errors.push(gw.error(['proxy', 'trustedSources', i], 'must be an IP address (e.g. 192.0.2.10 or 2001:db8::10)'))
     }
   })
+  gateway.http.webSocketUrls?.forEach((entry, i) => {
+    if (!isWebSocketUrl(entry)) {
+      errors.push(gw.error(['http', 'webSocketUrls', i], 'must be a ws:// or wss:// URL (e.g. wss://node-a.example.com/sip)'))
+    }
+  })
   gateway.dns.servers.forEach((entry, i) => {
     if (!isDnsServer(entry)) {
       errors.push(gw.error(['dns', 'servers', i], 'must be an IP address, optionally with a port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:53)'))
@@ -147,4 +152,14 @@ function isDnsServer(text: string): boolean {
   if (isIP(text) !== 0) return true
   const m = /^([^:]+):(\d{1,5})$/.exec(text)
   return m !== null && isIP(m[1]!) === 4 && Number(m[2]) > 0 && Number(m[2]) <= 65535
+}
+
+/** `ws://` or `wss://` with a host (RFC 6455 §3), as a softphone's WebSocket constructor takes it. */
+function isWebSocketUrl(text: string): boolean {
+  try {
+    const url = new URL(text)
+    return (url.protocol === 'ws:' || url.protocol === 'wss:') && url.hostname !== ''
+  } catch {
+    return false
+  }
 }

@@ -30,6 +30,13 @@ export const GatewayFileSchema = Type.Object({
     port: Type.Intersect([Port], { default: 8080 }),
     /** With a certificate, the HTTP server (and /sip WebSocket, as WSS) runs over TLS. */
     tls: Type.Optional(TlsSchema),
+    /**
+     * The SIP-over-WebSocket URLs (RFC 7118, `ws://` or `wss://`) of all the nodes sharing one
+     * location service, in the order a softphone should try them; it fails over to the next
+     * when its node goes away (issue 14). Absent: only this node's own `/sip`. The JSON
+     * signaling URLs are derived from these by path (`/json` on the same host and port).
+     */
+    webSocketUrls: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
   }, { additionalProperties: false, default: {} }),
   sip: Type.Object({
     host: Type.String({ default: '127.0.0.1' }),

@@ -16,6 +16,35 @@ export interface ApiDeps {
   metrics: { text(): Promise<string>; readonly contentType: string }
   /** `/json` when JSON signaling is served, else null (client config). */
   jsonWebSocketPath: string | null
+  /**
+   * `http.webSocketUrls`: every node's SIP-over-WebSocket URL in the order softphones try them
+   * (issue 14 failover); absent: only this node's own `/sip`.
+   */
+  webSocketUrls?: readonly string[]
+}
+
+/**
+ * The node lists of `GET /api/client-config`: `sipWebSocketUrls` as configured
+ * (http.webSocketUrls) and `jsonWebSocketUrls`, the same URLs with the JSON path (absent when
+ * JSON is off). Nothing when not configured: the softphone then uses `sipWebSocketPath` on
+ * the origin it loaded the config from (right behind a TLS-terminating proxy too, where this
+ * node would not know its public wss: URL).
+ */
+export function clientWebSocketUrls(
+  configured: readonly string[] | undefined, jsonPath: string | null,
+): { sipWebSocketUrls?: string[]; jsonWebSocketUrls?: string[] } {
+  if (!configured || configured.length === 0) return {}
+  const sip = [...configured]
+  if (jsonPath === null) return { sipWebSocketUrls: sip }
+  return {
+    sipWebSocketUrls: sip,
+    jsonWebSocketUrls: sip.map((u) => {
+      const url = new URL(u)
+      url.pathname = jsonPath
+      url.search = ''
+      return url.toString()
+    }),
+  }
 }
 
 export function apiPlugin(deps: ApiDeps) {
@@ -31,6 +60,8 @@ export function apiPlugin(deps: ApiDeps) {
       /** JSON signaling (docs/json-signaling.md); null when jsonSignaling.enabled is false. */
       jsonWebSocketPath: deps.jsonWebSocketPath,
       iceServersPath: '/api/ice-servers',
+      /** Every node's WebSocket URLs, in failover order (http.webSocketUrls); absent when not configured. */
+      ...clientWebSocketUrls(deps.webSocketUrls, deps.jsonWebSocketPath),
     }))
     .get('/api/registrations', ({ request, set }) => {
       const refusal = adminRefusal(request, set, deps.adminToken)

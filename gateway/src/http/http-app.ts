@@ -63,6 +63,7 @@ export function createHttpApp(deps: HttpAppDeps) {
       bindings: deps.bindings,
       metrics: deps.metrics,
       jsonWebSocketPath: deps.jsonSignaling ? '/json' : null,
+      webSocketUrls: config.http.webSocketUrls,
     }))
     .use(securityPlugin({ adminToken: config.adminToken, security: deps.security }))
     .use(sipWebSocketPlugin({ transport: deps.transport, secure, localAddress: config.http.host, localPort: deps.httpPort }))

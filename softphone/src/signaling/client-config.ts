@@ -2,7 +2,8 @@
  * The two HTTP endpoints the softphone reads from the gateway before it signs in and before
  * each call:
  *
- * - `GET /api/client-config` -> `{ domain, sipWebSocketPath, iceServersPath, jsonWebSocketPath? }`
+ * - `GET /api/client-config` -> `{ domain, sipWebSocketPath, iceServersPath, jsonWebSocketPath?,
+ *   sipWebSocketUrls?, jsonWebSocketUrls? }`
  * - `GET <iceServersPath>` with HTTP Basic auth (RFC 7617) of the SIP user and password
  *   -> `{ iceServers: RTCIceServer[], ttlSeconds }` (TURN REST credentials, valid ttlSeconds)
  *
@@ -20,6 +21,14 @@ export interface ClientConfig {
    * gateway has it switched off; absent from older gateways (then `/json` is tried).
    */
   readonly jsonWebSocketPath?: string | null
+  /**
+   * Every gateway node's SIP-over-WebSocket URL (`ws://`/`wss://`), in the order to try them
+   * when the current one goes away (issue 14); absent from older gateways (then only
+   * `sipWebSocketPath` on the server's origin).
+   */
+  readonly sipWebSocketUrls?: readonly string[]
+  /** The JSON signaling URLs of the same nodes, same order; absent as above. */
+  readonly jsonWebSocketUrls?: readonly string[]
 }
 
 export type ClientConfigResult =
@@ -65,14 +74,35 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** Validates the JSON of `/api/client-config`; undefined when a required field is missing or malformed. */
 export function parseClientConfig(json: unknown): ClientConfig | undefined {
   if (!isObject(json)) return undefined
-  const { domain, sipWebSocketPath, iceServersPath, jsonWebSocketPath } = json
+  const { domain, sipWebSocketPath, iceServersPath, jsonWebSocketPath, sipWebSocketUrls, jsonWebSocketUrls } = json
   if (typeof domain !== 'string' || domain === '') return undefined
   if (typeof sipWebSocketPath !== 'string' || !sipWebSocketPath.startsWith('/')) return undefined
   if (typeof iceServersPath !== 'string' || !iceServersPath.startsWith('/')) return undefined
   // Optional: a path, or null (switched off); anything else is treated as absent.
   const jsonPath = typeof jsonWebSocketPath === 'string' && jsonWebSocketPath.startsWith('/') ? { jsonWebSocketPath }
     : jsonWebSocketPath === null ? { jsonWebSocketPath: null } : {}
-  return { domain, sipWebSocketPath, iceServersPath, ...jsonPath }
+  const sipUrls = webSocketUrlList(sipWebSocketUrls)
+  const jsonUrls = webSocketUrlList(jsonWebSocketUrls)
+  return {
+    domain, sipWebSocketPath, iceServersPath, ...jsonPath,
+    ...(sipUrls ? { sipWebSocketUrls: sipUrls } : {}),
+    ...(jsonUrls ? { jsonWebSocketUrls: jsonUrls } : {}),
+  }
+}
+
+/** The `ws:`/`wss:` URLs of a list (others dropped); undefined when none is left. */
+function webSocketUrlList(value: unknown): string[] | undefined {
+  if (!Array.isArray(value)) return undefined
+  const urls = value.filter((u): u is string => {
+    if (typeof u !== 'string') return false
+    try {
+      const p = new URL(u).protocol
+      return p === 'ws:' || p === 'wss:'
+    } catch {
+      return false
+    }
+  })
+  return urls.length > 0 ? urls : undefined
 }
 
 /** Validates the JSON of the ICE servers endpoint; drops malformed entries. */

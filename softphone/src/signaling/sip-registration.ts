@@ -10,6 +10,11 @@
  *   adding a stale one.
  * - Reconnection and re-registration are ours (exponential back-off, `online` event), not
  *   SIP.js's deprecated fixed-delay reconnection.
+ * - Failover between gateway nodes (issue 14): the client-config's `sipWebSocketUrls` are
+ *   tried in order (`ServerRotation`); SIP.js's transport has one server URL, so moving to
+ *   another node means a new UserAgent there, which registers with the same `+sip.instance`
+ *   and `reg-id` (the shared location service replaces the old node's binding). Calls on the
+ *   lost node's WebSocket are lost with it.
  */
 import {
   Registerer,
@@ -29,6 +34,7 @@ import { describeRegistrationFailure, UNREACHABLE_TEXT } from './failure-text.ts
 import { SIP_ICE_GATHERING_TIMEOUT_MS } from './ice-gathering-policy.ts'
 import type { IceServerAccount } from './media-setup.ts'
 import { ReconnectSchedule } from './reconnect-backoff.ts'
+import { ServerRotation } from './server-rotation.ts'
 
 /** Seconds between CRLF keepalives on the WebSocket (SIP.js picks 80–100 % of this). */
 const KEEPALIVE_INTERVAL_S = 25
@@ -80,6 +86,10 @@ export interface SipRegistrationOptions {
 export class SipRegistration {
   private current: RegistrationState = { status: 'signed-out' }
   private ua: UserAgent | undefined
+  /** The WebSocket URL `ua` connects to. */
+  private uaUrl: string | undefined
+  /** The nodes' WebSocket URLs in failover order, once the client-config is loaded. */
+  private rotation: ServerRotation | undefined
   private registerer: Registerer | undefined
   private credentials: (Credentials & { origin: string }) | undefined
   private config: ClientConfig | undefined
@@ -103,6 +113,11 @@ export class SipRegistration {
   /** The UserAgent while signed in (it may be disconnected); undefined when signed out. */
   get userAgent(): UserAgent | undefined {
     return this.ua
+  }
+
+  /** The WebSocket URL of the current (or next) connection; undefined before the client-config. */
+  get serverUrl(): string | undefined {
+    return this.rotation?.current
   }
 
   get isRegistered(): boolean {
@@ -170,18 +185,48 @@ export class SipRegistration {
       }
       this.config = loaded.config
     }
-    if (!this.ua) this.ua = this.createUserAgent(creds, this.config, generation)
+    const config = this.config
+    this.rotation ??= new ServerRotation(config.sipWebSocketUrls ?? [webSocketUrl(creds.origin, config.sipWebSocketPath)])
+    const url = this.rotation.current
+    if (this.ua && this.uaUrl !== url) this.dropUserAgent()
+    if (!this.ua) {
+      this.ua = this.createUserAgent(creds, config, url, generation)
+      this.uaUrl = url
+    }
+    const ua = this.ua
     try {
-      if (this.ua.state === UserAgentState.Started) await this.ua.reconnect()
-      else await this.ua.start()
+      if (ua.state === UserAgentState.Started) await ua.reconnect()
+      else await ua.start()
       // onConnect sends the REGISTER.
     } catch {
-      if (generation !== this.generation) return
-      this.scheduleRetry('unreachable', UNREACHABLE_TEXT)
+      if (generation !== this.generation || ua !== this.ua) return
+      this.connectFailed()
     }
   }
 
-  private createUserAgent(creds: Credentials & { origin: string }, config: ClientConfig, generation: number): UserAgent {
+  /** A connection attempt to the current node failed: maybe move to the next, then back off. */
+  private connectFailed(): void {
+    this.rotation?.failed()
+    this.scheduleRetry('unreachable', UNREACHABLE_TEXT)
+  }
+
+  /**
+   * Forgets the UserAgent of a node we are leaving and stops it in the background (its
+   * WebSocket is gone already; its calls end with it). Its late callbacks are ignored.
+   */
+  private dropUserAgent(): void {
+    const old = this.ua
+    this.ua = undefined
+    this.uaUrl = undefined
+    if (this.registerer) void this.registerer.dispose().catch(() => undefined)
+    this.registerer = undefined
+    this.registerInFlight = false
+    if (old && old.state !== UserAgentState.Stopped) void old.stop().catch(() => undefined)
+  }
+
+  private createUserAgent(creds: Credentials & { origin: string }, config: ClientConfig, server: string, generation: number): UserAgent {
+    // Callbacks of a UserAgent we have since dropped (another node, or signed out) are ignored.
+    const isCurrent = (): boolean => generation === this.generation && this.ua === ua
     const uri = new URI('sip', creds.user, config.domain)
     const logLevel = this.options.logLevel ?? 'warn'
     const options: UserAgentOptions = {
@@ -203,7 +248,7 @@ export class SipRegistration {
       // We reconnect ourselves (back-off + `online` event).
       reconnectionAttempts: 0,
       transportOptions: {
-        server: webSocketUrl(creds.origin, config.sipWebSocketPath),
+        server,
         connectionTimeout: 5,
         keepAliveInterval: KEEPALIVE_INTERVAL_S,
         traceSip: logLevel === 'debug',
@@ -215,22 +260,22 @@ export class SipRegistration {
       },
       delegate: {
         onConnect: () => {
-          if (generation !== this.generation) return
+          if (!isCurrent()) return
           this.sendRegister(generation)
         },
         onDisconnect: (error?: Error) => {
-          if (generation !== this.generation) return
+          if (!isCurrent()) return
           this.onTransportLost(error)
         },
         onInvite: (invitation) => {
-          if (generation !== this.generation) {
+          if (!isCurrent()) {
             void invitation.reject({ statusCode: 480 })
             return
           }
           this.options.onInvite(invitation)
         },
         onMessage: (message) => {
-          if (generation !== this.generation) {
+          if (!isCurrent()) {
             void message.reject({ statusCode: 480 }).catch(() => undefined)
             return
           }
@@ -239,7 +284,8 @@ export class SipRegistration {
         },
       },
     }
-    return new UserAgent(options)
+    const ua = new UserAgent(options)
+    return ua
   }
 
   private sendRegister(generation: number): void {
@@ -288,7 +334,7 @@ export class SipRegistration {
             void this.ua?.stop().catch(() => undefined)
           } else if (code === 503 && !ua.isConnected()) {
             // SIP.js turns transport errors into an internal 503.
-            this.scheduleRetry('unreachable', UNREACHABLE_TEXT)
+            this.connectFailed()
           } else {
             this.scheduleRetry(failure.reason, failure.message, code)
           }
@@ -307,6 +353,7 @@ export class SipRegistration {
     if (this.current.status !== 'registered') this.options.onRegistered?.()
     this.retry.attempt = 0
     this.retry.clear()
+    this.rotation?.succeeded()
     this.setState({ status: 'registered', aor: `sip:${this.credentials?.user}@${this.config?.domain}`, since: Date.now() })
   }
 
@@ -353,6 +400,8 @@ export class SipRegistration {
     const ua = this.ua
     const registerer = this.registerer
     this.ua = undefined
+    this.uaUrl = undefined
+    this.rotation = undefined
     this.registerer = undefined
     this.config = undefined
     this.registerInFlight = false

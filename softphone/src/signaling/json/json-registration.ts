@@ -14,6 +14,7 @@ import { UNREACHABLE_TEXT } from '../failure-text.ts'
 import type { IceServerAccount } from '../media-setup.ts'
 import { ReconnectSchedule } from '../reconnect-backoff.ts'
 import { JsonConnection, type JsonConnectionTimings, type WebSocketFactory } from './json-connection.ts'
+import { ServerRotation } from '../server-rotation.ts'
 import type { ClientMessage, ServerMessage, ServerMessageOf } from './json-protocol.ts'
 import { loginProof } from './login-proof.ts'
 
@@ -73,6 +74,8 @@ export class JsonRegistration {
   private credentials: (Credentials & { origin: string }) | undefined
   private config: ClientConfig | undefined
   private connection: JsonConnection | undefined
+  /** The nodes' JSON WebSocket URLs in failover order (issue 14), once the client-config is loaded. */
+  private rotation: ServerRotation | undefined
   private token: string | undefined
   private shouldBeRegistered = false
   private readonly retry = new ReconnectSchedule(() => (this.options.random ?? Math.random)())
@@ -192,6 +195,7 @@ export class JsonRegistration {
     if (logout && this.connection?.isOpen && this.current.status === 'registered') this.connection.send({ type: 'logout' })
     this.connection?.close()
     this.connection = undefined
+    this.rotation = undefined
     this.pending = undefined
     this.shouldBeRegistered = false
     if (logout && hadSession) {
@@ -217,7 +221,11 @@ export class JsonRegistration {
       }
       this.config = loaded.config
     }
-    const url = webSocketUrl(creds.origin, this.config.jsonWebSocketPath ?? '/json')
+    // Failover between nodes: a lost connection is retried on the same node once, then the
+    // next URL of the list (ServerRotation); a session token another node does not know is
+    // refused there and a fresh login follows on the same connection.
+    this.rotation ??= new ServerRotation(this.config.jsonWebSocketUrls ?? [webSocketUrl(creds.origin, this.config.jsonWebSocketPath ?? '/json')])
+    const url = this.rotation.current
     const connection: JsonConnection = new JsonConnection(url, {
       message: (m) => {
         if (generation === this.generation && connection === this.connection) this.onServerMessage(m, generation)
@@ -234,6 +242,7 @@ export class JsonRegistration {
     if (generation !== this.generation || connection !== this.connection) return
     if (!opened) {
       this.connection = undefined
+      this.rotation?.failed()
       this.scheduleRetry('unreachable', UNREACHABLE_TEXT)
     }
     // The gateway speaks first (`challenge`).
@@ -319,6 +328,7 @@ export class JsonRegistration {
     }
     this.retry.attempt = 0
     this.retry.clear()
+    this.rotation?.succeeded()
     this.setState({ status: 'registered', aor: m.aor, since: Date.now(), ...(m.displayName ? { displayName: m.displayName } : {}) })
     this.options.onSession(m, how)
   }
