@@ -6,36 +6,11 @@
  * UserAgent on node A and registers there with the same `+sip.instance` and `reg-id`.
  */
 import { afterEach, expect, test } from 'bun:test'
-import { createHash } from 'node:crypto'
+import { PASSWORD, digestAnswer, header } from './scripted-registrar.ts'
 import { SipRegistration } from '../../../../softphone/src/signaling/sip-registration.ts'
 import type { RegistrationState } from '../../../../softphone/src/signaling/signaling-client.ts'
 
-const md5 = (s: string): string => createHash('md5').update(s).digest('hex')
-const PASSWORD = 'alice-demo'
 const INSTANCE = '3f2c8a4e-1b7d-4c9a-9e21-5d6f7a8b9c0d'
-
-function header(message: string, name: string): string | undefined {
-  return new RegExp(`^${name}\\s*:\\s*(.*)$`, 'im').exec(message)?.[1]?.trim()
-}
-
-function respond(request: string, status: string, extra: string[] = []): string {
-  const lines = [`SIP/2.0 ${status}`]
-  for (const name of ['Via', 'From', 'Call-ID', 'CSeq']) lines.push(`${name}: ${header(request, name)}`)
-  const to = header(request, 'To') ?? ''
-  lines.push(`To: ${to}${/;tag=/.test(to) ? '' : ';tag=registrar1'}`, ...extra, 'Content-Length: 0', '', '')
-  return lines.join('\r\n')
-}
-
-function digestAnswer(msg: string): string {
-  const auth = header(msg, 'Authorization')
-  if (!auth) return respond(msg, '401 Unauthorized', ['WWW-Authenticate: Digest realm="patchbay.test", nonce="n0nce", algorithm=MD5, qop="auth"'])
-  const p = Object.fromEntries([...auth.matchAll(/(\w+)=("([^"]*)"|[^,\s]+)/g)].map((m) => [m[1]!, m[3] ?? m[2]!]))
-  const ha1 = md5(`${p.username}:patchbay.test:${PASSWORD}`)
-  const expected = md5(`${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:${p.qop}:${md5(`REGISTER:${p.uri}`)}`)
-  if (p.response !== expected) return respond(msg, '403 Forbidden')
-  const contact = header(msg, 'Contact') ?? ''
-  return respond(msg, '200 OK', [`Contact: ${contact}${/expires=/.test(contact) ? '' : ';expires=600'}`])
-}
 
 interface Node {
   readonly url: string

@@ -6,36 +6,10 @@
  * unless the test queued another answer (e.g. 503) for the next REGISTER.
  */
 import { afterEach, describe, expect, test } from 'bun:test'
-import { createHash } from 'node:crypto'
+import { PASSWORD, digestAnswer, respond } from './scripted-registrar.ts'
 import type { Server } from 'bun'
 import { SipRegistration, type SipRegistrationOptions } from '../../../../softphone/src/signaling/sip-registration.ts'
 import type { RegistrationState } from '../../../../softphone/src/signaling/signaling-client.ts'
-
-const md5 = (s: string): string => createHash('md5').update(s).digest('hex')
-const PASSWORD = 'alice-demo'
-
-function header(message: string, name: string): string | undefined {
-  return new RegExp(`^${name}\\s*:\\s*(.*)$`, 'im').exec(message)?.[1]?.trim()
-}
-
-function respond(request: string, status: string, extra: string[] = []): string {
-  const lines = [`SIP/2.0 ${status}`]
-  for (const name of ['Via', 'From', 'Call-ID', 'CSeq']) lines.push(`${name}: ${header(request, name)}`)
-  const to = header(request, 'To') ?? ''
-  lines.push(`To: ${to}${/;tag=/.test(to) ? '' : ';tag=registrar1'}`, ...extra, 'Content-Length: 0', '', '')
-  return lines.join('\r\n')
-}
-
-function digestAnswer(msg: string): string {
-  const auth = header(msg, 'Authorization')
-  if (!auth) return respond(msg, '401 Unauthorized', ['WWW-Authenticate: Digest realm="patchbay.test", nonce="n0nce", algorithm=MD5, qop="auth"'])
-  const p = Object.fromEntries([...auth.matchAll(/(\w+)=("([^"]*)"|[^,\s]+)/g)].map((m) => [m[1]!, m[3] ?? m[2]!]))
-  const ha1 = md5(`${p.username}:patchbay.test:${PASSWORD}`)
-  const expected = md5(`${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:${p.qop}:${md5(`REGISTER:${p.uri}`)}`)
-  if (p.response !== expected) return respond(msg, '403 Forbidden')
-  const contact = header(msg, 'Contact') ?? ''
-  return respond(msg, '200 OK', [`Contact: ${contact}${/expires=/.test(contact) ? '' : ';expires=600'}`])
-}
 
 interface Registrar {
   server: Server<unknown>
