@@ -16,8 +16,10 @@ export interface BaresipOptions {
   user: string
   password: string
   domain: string
-  /** The gateway's SIP UDP port on 127.0.0.1. */
+  /** The gateway's SIP UDP port. */
   gatewayUdpPort: number
+  /** The gateway's SIP address (its `sip.host`); default 127.0.0.1. */
+  gatewayHost?: string
   /** The sine baresip sends, Hz (ausine). */
   toneHz: number
   /**
@@ -73,7 +75,7 @@ export class Baresip {
     ].join('\n'))
     const answermode = o.textContact ? 'manual' : 'auto'
     writeFileSync(join(dir, 'accounts'),
-      `<sip:${o.user}@${o.domain}>;auth_pass=${o.password};outbound="sip:127.0.0.1:${o.gatewayUdpPort};transport=udp";regint=120;answermode=${answermode};audio_codecs=PCMU,PCMA\n`)
+      `<sip:${o.user}@${o.domain}>;auth_pass=${o.password};outbound="sip:${o.gatewayHost ?? '127.0.0.1'}:${o.gatewayUdpPort};transport=udp";regint=120;answermode=${answermode};audio_codecs=PCMU,PCMA\n`)
     if (o.textContact) writeFileSync(join(dir, 'contacts'), `<${o.textContact}>\n`)
     const proc = new PeerProcess('baresip', [bin, '-f', dir, '-n', '127.0.0.1', ...(o.textContact ? ['-s'] : [])])
     const phone = new Baresip(dir, sipPort, ctrlPort, proc)
