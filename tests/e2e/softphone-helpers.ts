@@ -325,9 +325,10 @@ export async function watchDtmfTones(page: Page): Promise<void> {
     }
     const heard: string[] = (w.__pbDtmfHeard = [])
     // NetEq's rendering of an event has glitches (a block or two of noise), so one clean block
-    // counts; the same digit counts again only after 5 blocks (53 ms) without it.
-    let last = ''
-    let absent = 0
+    // counts; a digit counts only after 5 blocks (53 ms) without any digit: key presses are
+    // separated by silence, while the tail of one (its row tone fading beside the far end's own
+    // tone) once read as another digit right behind it ("123#" heard as "123#*" in CI).
+    let absent = 5
     processor.onaudioprocess = (event) => {
       const input = event.inputBuffer.getChannelData(0)
       frame.copyWithin(0, HOP)
@@ -339,13 +340,9 @@ export async function watchDtmfTones(page: Page): Promise<void> {
       const c = cp.indexOf(Math.max(...cp))
       // Both tones present and clearly (10 dB) above the other six DTMF frequencies.
       const digit = rp[r]! > 1e-3 && cp[c]! > 1e-3 && all[2]! * 10 < Math.min(rp[r]!, cp[c]!) ? keys[r]![c]! : ''
-      if (digit && (digit !== last || absent >= 5)) heard.push(digit)
-      if (digit) {
-        last = digit
-        absent = 0
-      } else {
-        absent++
-      }
+      if (digit && absent >= 5) heard.push(digit)
+      if (digit) absent = 0
+      else absent++
     }
   })
 }
