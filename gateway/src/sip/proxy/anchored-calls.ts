@@ -15,7 +15,7 @@ import type { TransportLayer } from '../transport/transport-layer.ts'
 import type { Scheduler } from '../../base/scheduler.ts'
 import type { LocalAddresses } from '../../base/local-addresses.ts'
 import { logger } from '../../base/log.ts'
-import { byeRequest } from './dialog-sides.ts'
+import { byeRequest, namesThisGateway } from './dialog-sides.ts'
 import { AnchoredDialogs, type AnchoredDialog, type DialogSide } from './anchored-dialogs.ts'
 import type { BranchMedia, BranchMediaSeam, ForwardMedia } from './branch-media.ts'
 import { isMediaRefusal, type CallLeg, type CallSide, type MediaHooks, type MediaSessionKey } from './media-hooks.ts'
@@ -128,7 +128,7 @@ export class AnchoredCalls implements BranchMediaSeam {
       callerFlow: inFlow.reliable ? inFlow : null,
       calleeDestination: calleeFlow ? { ...target.destination, flow: calleeFlow } : target.destination,
       calleeFlow,
-      isOurRecordRoute: (v) => this.isOurRoute(v),
+      isOurRecordRoute: (v) => namesThisGateway(v, (h, port) => this.o.local.isLocal(h, port)),
     })
     const timeout = this.o.sessionTimeout
     if (timeout > 0) {
@@ -143,14 +143,6 @@ export class AnchoredCalls implements BranchMediaSeam {
       this.sendBye(d, d.caller, d.callee)
     }
     return true
-  }
-
-  /** True for a Record-Route/Route value that names this gateway. */
-  private isOurRoute(value: string): boolean {
-    const lt = value.indexOf('<')
-    const uri = lt >= 0 ? value.slice(lt + 1, value.indexOf('>', lt)) : value
-    const m = /^sips?:([^;:>]+|\[[^\]]+\])(?::(\d+))?/i.exec(uri)
-    return m !== null && this.o.local.isLocal(m[1]!.toLowerCase(), m[2] ? Number(m[2]) : null)
   }
 
   /** Ends an anchored call from the middle (session timeout, hang-up): BYE to both sides with `reason` (RFC 3326), relay released. */

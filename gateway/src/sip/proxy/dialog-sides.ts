@@ -99,6 +99,17 @@ export function byeRequest(callId: string, from: DialogSide, to: DialogSide, sen
   return new SipRequest('BYE', to.contact, headers)
 }
 
+/**
+ * True for a Record-Route / Route value that names this gateway (`isLocal`: host and port are
+ * one of our listeners, LocalAddresses.isLocal).
+ */
+export function namesThisGateway(value: string, isLocal: (host: string, port: number | null) => boolean): boolean {
+  const lt = value.indexOf('<')
+  const uri = lt >= 0 ? value.slice(lt + 1, value.indexOf('>', lt)) : value
+  const m = /^sips?:([^;:>]+|\[[^\]]+\])(?::(\d+))?/i.exec(uri)
+  return m !== null && isLocal(m[1]!.toLowerCase(), m[2] ? Number(m[2]) : null)
+}
+
 /** The URI of a Contact value (`"Bob" <sip:b@h>;expires=5` -> `sip:b@h`), or null. */
 export function contactUri(value: string | undefined): string | null {
   if (value === undefined) return null

@@ -14,7 +14,7 @@ import type { TransportLayer } from '../transport/transport-layer.ts'
 import type { Scheduler, TimerHandle } from '../../base/scheduler.ts'
 import { logger } from '../../base/log.ts'
 import type { LocalAddresses } from '../../base/local-addresses.ts'
-import { byeRequest, dialogSides, type DialogSide, type DialogSidesInput } from './dialog-sides.ts'
+import { byeRequest, dialogSides, namesThisGateway, type DialogSide, type DialogSidesInput } from './dialog-sides.ts'
 import type { ProxyTransactions } from './proxy-transactions.ts'
 
 const log = logger('sip.proxy')
@@ -52,7 +52,7 @@ export class ProxiedDialogs {
   record(input: Omit<DialogSidesInput, 'isOurRecordRoute'>): void {
     const callId = input.invite.callId
     if (this.byCallId.has(callId)) return
-    const sides = dialogSides({ ...input, isOurRecordRoute: (v) => this.isOurRoute(v) })
+    const sides = dialogSides({ ...input, isOurRecordRoute: (v) => namesThisGateway(v, (h, port) => this.o.local.isLocal(h, port)) })
     this.byCallId.set(callId, { callId, ...sides, at: this.o.scheduler.now() })
     if (this.sweepTimer === null && this.o.maxAgeMs > 0) this.sweepTimer = this.o.scheduler.setTimer(60_000, sweep, this)
   }
@@ -119,14 +119,6 @@ export class ProxiedDialogs {
     if (this.sweepTimer !== null) this.o.scheduler.clearTimer(this.sweepTimer)
     this.sweepTimer = null
     this.byCallId.clear()
-  }
-
-  /** True for a Record-Route value that names this gateway. */
-  private isOurRoute(value: string): boolean {
-    const lt = value.indexOf('<')
-    const uri = lt >= 0 ? value.slice(lt + 1, value.indexOf('>', lt)) : value
-    const m = /^sips?:([^;:>]+|\[[^\]]+\])(?::(\d+))?/i.exec(uri)
-    return m !== null && this.o.local.isLocal(m[1]!.toLowerCase(), m[2] ? Number(m[2]) : null)
   }
 
   private sendBye(d: ProxiedDialog, from: DialogSide, to: DialogSide, reason: string): void {

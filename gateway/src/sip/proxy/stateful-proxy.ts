@@ -28,6 +28,7 @@ import { logger } from '../../base/log.ts'
 
 const log = logger('sip.proxy')
 const bodyDecoder = new TextDecoder()
+const bodyEncoder = new TextEncoder()
 
 export interface StatefulProxyOptions {
   transport: TransportLayer
@@ -550,5 +551,5 @@ export class StatefulProxy {
 
 /** Applies a target's offer filter to an SDP body; Content-Length is written by the serializer. */
 function filtered(body: Uint8Array, filter: (sdp: string) => string): Uint8Array {
-  return new TextEncoder().encode(filter(bodyDecoder.decode(body)))
+  return bodyEncoder.encode(filter(bodyDecoder.decode(body)))
 }
