@@ -40,6 +40,12 @@ export interface CallRoutingDeps {
   location: LocationService
   /** A DNS locator (tests); default: node:dns with `config.dns` servers behind a TTL cache. */
   locator?: DnsLocator
+  /**
+   * Whether this process REGISTERs the registration trunks (default true). Of several
+   * workers only the first does: one registration per trunk, whose Contact names that
+   * worker's private port; every worker qualifies and routes.
+   */
+  registrations?: boolean
 }
 
 /** One trunk's running clients. */
@@ -105,7 +111,7 @@ export function createCallRouting(config: GatewayConfig, deps: CallRoutingDeps):
     const hostPort = `${t.host}${t.port !== undefined ? `:${t.port}` : ''}`
     const route = t.outboundProxy !== undefined ? [`<${t.outboundProxy.replace(/;lr\b/, '')};lr>`] : undefined
     let registration: RegistrationClient | null = null
-    if (t.type === 'registration' && t.register && t.username !== undefined) {
+    if (t.type === 'registration' && t.register && t.username !== undefined && deps.registrations !== false) {
       const c = t.credentials
       registration = new RegistrationClient({
         name: t.name, transactions: deps.transactions, scheduler: deps.scheduler,

@@ -29,6 +29,7 @@ import { SipSecurity, type SipSecuritySettings } from './sip/security/sip-securi
 import { openDatabase } from './store/database.ts'
 import { BindingStore } from './store/binding-store.ts'
 import { RedisBindingStore } from './store/redis-binding-store.ts'
+import type { RelayedBindingStore } from './store/relayed-binding-store.ts'
 import { StunBindingService } from './ice/stun-binding-service.ts'
 import { mediaEngineTurnServers, resolveTurnSecret } from './ice/ice-servers.ts'
 import type { MediaDriver } from './media/media-driver.ts'
@@ -40,6 +41,7 @@ import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.ts'
 import { JsonSignalingService } from './signaling-json/json-signaling-service.ts'
 import { createCallRouting, type CallRouting } from './call-routing.ts'
 import type { DnsLocator } from './sip/dns/dns-locator.ts'
+import type { Flow } from './sip/transport/flow.ts'
 import type { CallEventSink } from './sip/proxy/call-events.ts'
 import { CdrStore, cdrDatabasePath, openCdrDatabase } from './store/cdr-store.ts'
 import { CallRecorder } from './cdr/call-recorder.ts'
@@ -54,6 +56,25 @@ export interface CreateGatewayOptions {
   softphone?: Map<string, StaticAsset> | null
   /** RFC 3263 DNS (tests); default node:dns with `dns.servers`. */
   locator?: DnsLocator
+  /** This process is one of several workers (cluster/worker.ts); absent: the whole gateway. */
+  worker?: WorkerRole
+}
+
+/**
+ * A worker process's place among the workers of one machine (docs/architecture.md §4b).
+ */
+export interface WorkerRole {
+  /** 0-based; worker 0 also REGISTERs the registration trunks. */
+  index: number
+  /** This worker's node id among the nodes / workers sharing the location service (`w0`, ...). */
+  nodeId: string
+  /** The bindings shared through the master; null when store.redis shares them instead. */
+  bindings: RelayedBindingStore | null
+  /**
+   * The UDP ports of this gateway's processes (the shared public port and every worker's
+   * private port): a request from one of them on a local address comes from a sibling worker.
+   */
+  peerPorts: ReadonlySet<number>
 }
 
 /** The object graph of one gateway, before anything listens. */
@@ -150,18 +171,26 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
 
   // Bindings: bun:sqlite on one node; Redis when several nodes share the location service
   // (loaded asynchronously: redisStore.ready).
+  // Workers share them through their master (store/relayed-binding-store.ts), or Redis.
+  const worker = options.worker
+  // Other nodes (workers) reach this node's WebSocket and TCP users through its UDP listener
+  // (a worker's private port).
+  const selfUri = (): string | null => {
+    const sb = transport.sentBy('UDP')
+    return sb.port > 0 ? `sip:${sb.host}:${sb.port}` : null
+  }
   const redisStore = config.store.redis === undefined ? null : new RedisBindingStore({
-    url: config.store.redis.url, nodeId: config.store.redis.nodeId ?? hostname(), unixSeconds: () => scheduler.unixSeconds(),
-    // Other nodes reach this node's WebSocket and TCP users through its UDP listener.
-    selfUri: () => {
-      const sb = transport.sentBy('UDP')
-      return sb.port > 0 ? `sip:${sb.host}:${sb.port}` : null
-    },
+    url: config.store.redis.url,
+    nodeId: worker !== undefined ? `${config.store.redis.nodeId ?? hostname()}-${worker.nodeId}` : config.store.redis.nodeId ?? hostname(),
+    unixSeconds: () => scheduler.unixSeconds(),
+    selfUri,
   })
-  const db = redisStore === null ? openDatabase(config.store.path) : null
-  const location = new LocationService({ scheduler, store: redisStore ?? new BindingStore(db!) })
+  const relayed = redisStore === null ? worker?.bindings ?? null : null
+  const db = redisStore === null && relayed === null ? openDatabase(config.store.path) : null
+  const location = new LocationService({ scheduler, store: redisStore ?? relayed ?? new BindingStore(db!) })
   const restored = location.restore()
   redisStore?.start(location)
+  relayed?.start(location, selfUri)
   const transport = new TransportLayer({
     advertisedHost: config.sip.publicAddress ?? (config.sip.host === '0.0.0.0' ? '127.0.0.1' : config.sip.host),
     local,
@@ -220,12 +249,18 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
       return c.inviteServer + c.nonInviteServer
     },
   })
-  const routing = createCallRouting(config, { scheduler, transport, transactions, location, ...(options.locator ? { locator: options.locator } : {}) })
+  const routing = createCallRouting(config, {
+    scheduler, transport, transactions, location, registrations: (worker?.index ?? 0) === 0,
+    ...(options.locator ? { locator: options.locator } : {}),
+  })
   const pipeline = new RequestPipeline({
     local, transport, proxy, auth, registrar, location,
     userExists: (u) => users.has(u),
     displayNameOf: (u) => users.get(u)?.displayName,
     trustedSources: new Set(config.proxy.trustedSources),
+    ...(worker !== undefined ? {
+      trustedPeer: (f: Flow) => f.transport === 'UDP' && worker.peerPorts.has(f.remotePort) && local.isLocalHost(f.remoteAddress),
+    } : {}),
     security,
     router: routing.router,
     trunks: () => routing.trunks(),
@@ -271,11 +306,12 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     config, scheduler, local, users, transport, transactions, proxy, anchoredCalls, location, security, jsonSignaling, media, stun, metrics,
     bindingsRestored: restored.restored,
     routing,
-    locationReady: redisStore?.ready ?? Promise.resolve(),
+    locationReady: redisStore?.ready ?? relayed?.ready ?? Promise.resolve(),
     httpPort: 0,
     http: createHttpApp({
       config, users, transport, jsonSignaling,
       bindings: () => location.all(),
+      nodeId: redisStore?.nodeId ?? relayed?.nodeId ?? null,
       security,
       metrics,
       stunPort: () => stun?.port,
@@ -328,6 +364,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
       transactions.close()
       location.close()
       transport.clear()
+      relayed?.close()
       await redisStore?.close()
       db?.close()
     },

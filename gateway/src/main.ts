@@ -19,8 +19,8 @@ import type { GatewayConfig } from './config/schema.ts'
 import { checkListenPolicy } from './config/listen-policy.ts'
 import { logger } from './base/log.ts'
 import type { Scheduler } from './base/scheduler.ts'
-import { createGateway, type Gateway } from './gateway.ts'
-import { UdpTransport } from './sip/transport/udp-transport.ts'
+import { createGateway, type Gateway, type WorkerRole } from './gateway.ts'
+import { UdpTransport, type UdpFlow } from './sip/transport/udp-transport.ts'
 import { TcpTransport, type TcpFlow } from './sip/transport/tcp-transport.ts'
 import type { TransactionLayer } from './sip/transaction/transaction-layer.ts'
 import type { TransportLayer } from './sip/transport/transport-layer.ts'
@@ -31,6 +31,7 @@ import type { LocationService } from './sip/registrar/location-service.ts'
 import type { MediaDriver } from './media/media-driver.ts'
 import { loadStaticAssets, type StaticAsset } from './http/softphone-plugin.ts'
 import { CertificateReloader } from './certificate-reloader.ts'
+import { WorkerPool, workerCount, type ClusterPorts } from './cluster/worker-pool.ts'
 import type { CallRouting } from './call-routing.ts'
 
 const log = logger('gateway.main')
@@ -46,6 +47,8 @@ export interface RunningGateway {
   wsUrl: string
   httpPort: number
   udpPort: number
+  /** A worker's private UDP port (in its Via and Record-Route); null in a single process. */
+  privateUdpPort: number | null
   tcpPort: number
   tlsPort: number | null
   stunPort: number | null
@@ -91,6 +94,12 @@ export interface StartOptions {
   scheduler?: Scheduler
   /** The softphone's files; default: read from softphone/dist (null when not built). */
   softphone?: Map<string, StaticAsset> | null
+  /**
+   * Run as one of several workers (cluster/worker.ts): the listeners are bound with
+   * SO_REUSEPORT and the worker's private UDP port (`privateUdpPort`) is bound too and
+   * advertised in Via and Record-Route (docs/architecture.md §4b).
+   */
+  worker?: WorkerRole & { privateUdpPort: number }
 }
 
 /**
@@ -103,11 +112,12 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   if (policy !== null) throw new Error(policy)
   const softphone = options.softphone !== undefined ? options.softphone : loadStaticAssets(SOFTPHONE_DIST)
   if (softphone === null) log.warn('the softphone is not built (softphone/dist): run `bun run build`; / answers 503')
-  const g = createGateway(config, { scheduler: options.scheduler, softphone })
+  const g = createGateway(config, { scheduler: options.scheduler, softphone, ...(options.worker ? { worker: options.worker } : {}) })
   // A node sharing its location service on Redis loads the other nodes' bindings before it
   // serves (at most 3 s: with Redis down it starts degraded and resynchronizes later).
   await Promise.race([g.locationReady, Bun.sleep(3000)])
-  const listeners = await listen(g)
+  const w = options.worker
+  const listeners = await listen(g, w?.privateUdpPort ?? null, w ? new Set([...w.peerPorts].filter((p) => p !== w.privateUdpPort && p !== config.sip.udpPort)) : undefined)
   // Trunk registrations and qualify need the SIP listeners (their Contact and Via).
   g.routing.start()
   const { transport } = g
@@ -125,6 +135,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     wsUrl: `${secure ? 'wss' : 'ws'}://${hostForUrl}:${g.httpPort}/sip`,
     httpPort: g.httpPort,
     udpPort: listeners.udp.port,
+    privateUdpPort: listeners.own?.port ?? null,
     tcpPort: listeners.tcp.port,
     tlsPort: listeners.tls?.port ?? null,
     stunPort: g.stun?.port ?? null,
@@ -142,6 +153,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       await g.http.stop(true)
       await certificates.stop()
       listeners.udp.stop()
+      listeners.own?.stop()
       listeners.tcp.stop()
       listeners.tls?.stop()
       g.stun?.stop()
@@ -151,16 +163,24 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   return running
 }
 
-/** Binds UDP, TCP, TLS (when configured), STUN (when enabled) and HTTP for a built gateway. */
-async function listen(g: Gateway): Promise<{ udp: UdpTransport; tcp: TcpTransport; tls: TcpTransport | null }> {
+/**
+ * Binds UDP, TCP, TLS (when configured), STUN (when enabled) and HTTP for a built gateway.
+ * A worker (`privateUdpPort` not null) shares every listener with its siblings (SO_REUSEPORT)
+ * and binds its own UDP port besides.
+ */
+async function listen(g: Gateway, privateUdpPort: number | null, siblingPorts: ReadonlySet<number> = new Set()): Promise<{ udp: UdpTransport; own: UdpTransport | null; tcp: TcpTransport; tls: TcpTransport | null }> {
   const { config, transport } = g
+  const reusePort = privateUdpPort !== null
+  const onDatagram = (d: Uint8Array, f: UdpFlow) => transport.receiveDatagram(d, f)
   const udp = new UdpTransport()
-  await udp.start({
-    host: config.sip.host,
-    port: config.sip.udpPort,
-    onDatagram: (d, f) => transport.receiveDatagram(d, f),
-  })
+  await udp.start({ host: config.sip.host, port: config.sip.udpPort, reusePort, onDatagram })
   transport.attachUdp(udp)
+  let own: UdpTransport | null = null
+  if (privateUdpPort !== null) {
+    own = new UdpTransport()
+    await own.start({ host: config.sip.host, port: privateUdpPort, onDatagram })
+    transport.attachWorkerUdp(own, siblingPorts)
+  }
   const tcpHandlers = {
     frame: transport.frame,
     onMessage: (d: Uint8Array, m: SipMessage, f: TcpFlow) => transport.receiveFramed(d, m, f),
@@ -169,23 +189,24 @@ async function listen(g: Gateway): Promise<{ udp: UdpTransport; tcp: TcpTranspor
     onFlowClosed: transport.tcpClosed,
   }
   const tcp = new TcpTransport()
-  await tcp.start({ host: config.sip.host, port: config.sip.tcpPort, transport: 'TCP', ...tcpHandlers })
+  await tcp.start({ host: config.sip.host, port: config.sip.tcpPort, transport: 'TCP', reusePort, ...tcpHandlers })
   transport.attachTcp(tcp, 'TCP')
   let tls: TcpTransport | null = null
   if (config.sip.tlsPort !== undefined && config.sip.tls) {
     tls = new TcpTransport()
-    await tls.start({ host: config.sip.host, port: config.sip.tlsPort, transport: 'TLS', tls: config.sip.tls, ...tcpHandlers })
+    await tls.start({ host: config.sip.host, port: config.sip.tlsPort, transport: 'TLS', tls: config.sip.tls, reusePort, ...tcpHandlers })
     transport.attachTcp(tls, 'TLS')
   }
-  if (g.stun) await g.stun.start({ host: config.ice.stun.host ?? config.sip.host, port: config.ice.stun.port })
+  if (g.stun) await g.stun.start({ host: config.ice.stun.host ?? config.sip.host, port: config.ice.stun.port, reusePort })
   g.http.listen({
     hostname: config.http.host,
     port: config.http.port,
+    reusePort,
     ...(config.http.tls ? { tls: { cert: Bun.file(config.http.tls.cert), key: Bun.file(config.http.tls.key) } } : {}),
   })
   g.httpPort = g.http.server!.port!
   transport.setWebSocketPort(config.http.tls ? 'WSS' : 'WS', g.httpPort)
-  return { udp, tcp, tls }
+  return { udp, own, tcp, tls }
 }
 
 
@@ -218,6 +239,9 @@ async function runCli(): Promise<void> {
     console.error(`patchbay: configuration refused (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'})`)
     process.exit(1)
   }
+
+  const workers = workerCount(loaded.config)
+  if (workers > 1) return runMaster(loaded.config, configDir, workers)
 
   let gateway: RunningGateway
   try {
@@ -269,8 +293,62 @@ async function runCli(): Promise<void> {
   SIP WebSocket  ${gateway.wsUrl}
   SIP UDP        ${c.sip.host}:${gateway.udpPort}
   SIP TCP        ${c.sip.host}:${gateway.tcpPort}${gateway.tlsPort ? `\n  SIP TLS        ${c.sip.host}:${gateway.tlsPort}` : ''}${gateway.stunPort ? `\n  STUN           ${c.ice.stun.host ?? c.sip.host}:${gateway.stunPort}` : ''}
-  config         ${configDir ?? 'embedded defaults (demo users alice, bob, carol)'}`)
+  config         ${configDir ?? 'embedded defaults (demo users alice, bob, carol)'}
+  workers        1`)
 
+}
+
+/**
+ * The CLI with `workers.count` > 1: this process is the master (cluster/worker-pool.ts); the
+ * workers serve. SIGHUP is checked here first (a bad file is reported once and no worker is
+ * disturbed), then passed on; SIGTERM drains every worker.
+ */
+async function runMaster(config: GatewayConfig, configDir: string | null, count: number): Promise<void> {
+  const pool = new WorkerPool({ config, configDir, count })
+  let stopping = false
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (stopping) return
+      stopping = true
+      log.info('shutting down', { signal: sig, workers: count, graceSeconds: config.shutdown.graceSeconds })
+      void pool.shutdown(config.shutdown.graceSeconds * 1000).then(() => {
+        log.info('stopped')
+        process.exit(0)
+      })
+    })
+  }
+  process.on('SIGHUP', () => {
+    if (configDir === null) {
+      log.info('SIGHUP ignored: running the embedded defaults')
+      return
+    }
+    const next = loadConfig(configDir)
+    if (!next.ok) {
+      for (const e of next.errors) log.error('configuration reload refused; keeping the running one', { error: formatConfigError(e) })
+    }
+    // Every worker reloads (or keeps its configuration) and re-reads the certificates, as one
+    // process does; the line below comes once all of them did.
+    void pool.reload().then((r) => {
+      if (next.ok && r.ok) log.info('configuration reloaded', { needsRestart: r.needsRestart, workers: count })
+    })
+  })
+  let ports: ClusterPorts
+  try {
+    ports = await pool.start()
+  } catch (e) {
+    console.error(`patchbay: ${(e as Error).message}`)
+    process.exit(1)
+  }
+  const c = config
+  const secure = c.http.tls !== undefined
+  const host = c.http.host === '0.0.0.0' ? '127.0.0.1' : c.http.host
+  console.log(`Patchbay gateway for ${c.domain}
+  softphone      ${secure ? 'https' : 'http'}://${host}:${ports.http}/
+  SIP WebSocket  ${secure ? 'wss' : 'ws'}://${host}:${ports.http}/sip
+  SIP UDP        ${c.sip.host}:${ports.udp}
+  SIP TCP        ${c.sip.host}:${ports.tcp}${ports.tls ? `\n  SIP TLS        ${c.sip.host}:${ports.tls}` : ''}${ports.stun ? `\n  STUN           ${c.ice.stun.host ?? c.sip.host}:${ports.stun}` : ''}
+  config         ${configDir ?? 'embedded defaults (demo users alice, bob, carol)'}
+  workers        ${count} (private UDP ports ${ports.privateUdp.join(', ')})`)
 }
 
 if (import.meta.main) await runCli()

@@ -11,6 +11,8 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 let threshold = RANK.info
 let currentLevel: LogLevel = 'info'
 let sink: (line: string) => void = (line) => process.stderr.write(line + '\n')
+/** Fields written on every line of this process (a worker's `worker: 1`), or null. */
+let processFields: Record<string, unknown> | null = null
 
 /** Sets the process-wide minimum level. Returns the previous one. */
 export function setLogLevel(level: LogLevel): LogLevel {
@@ -27,6 +29,11 @@ export function setLogSink(fn: (line: string) => void): (line: string) => void {
   return prev
 }
 
+/** Fields added to every line this process writes (gateway workers: `{ worker: 1 }`). */
+export function setLogFields(fields: Record<string, unknown> | null): void {
+  processFields = fields
+}
+
 export interface Logger {
   readonly category: string
   debug(msg: string, fields?: Record<string, unknown>): void
@@ -40,6 +47,7 @@ export interface Logger {
 function write(level: LogLevel, category: string, msg: string, fields?: Record<string, unknown>): void {
   if (RANK[level] < threshold) return
   const rec: Record<string, unknown> = { t: new Date().toISOString(), level, cat: category, msg }
+  if (processFields !== null) for (const k in processFields) rec[k] = processFields[k]
   if (fields) for (const k in fields) rec[k] = fields[k]
   sink(JSON.stringify(rec))
 }

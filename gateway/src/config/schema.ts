@@ -205,6 +205,19 @@ export const GatewayFileSchema = Type.Object({
       nodeId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$' })),
     }, { additionalProperties: false })),
   }, { additionalProperties: false, default: {} }),
+  /**
+   * Worker processes on this machine (docs/architecture.md §4b): `count` processes share the
+   * SIP UDP, TCP and HTTP/WebSocket listeners (SO_REUSEPORT); `auto` is one per core, 1 runs
+   * the gateway in a single process. Each worker also binds a private UDP port
+   * (`udpPortBase` + its index) that it writes in its Via and Record-Route, so responses and
+   * in-dialog requests reach the worker holding their state. Only the CLI starts workers;
+   * `startGateway` (tests, embedding) always runs one process.
+   */
+  workers: Type.Object({
+    count: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: 64 })], { default: 'auto' }),
+    /** First private UDP port; default sip.udpPort + 10 (free ports when sip.udpPort is 0). */
+    udpPortBase: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  }, { additionalProperties: false, default: {} }),
   /** Bearer token for the admin REST API (`/api/registrations`, `/api/security/bans`); absent: those endpoints answer 401. */
   adminToken: Type.Optional(Type.String({ minLength: 16 })),
   /**

@@ -12,6 +12,11 @@ export interface ApiDeps {
   adminToken: string | undefined
   startedAt: number
   bindings(): Binding[]
+  /**
+   * This process's node id when the location service is shared (a worker's `w0`, a Redis
+   * node's id), reported as the `node` of its own registrations; null: a single gateway.
+   */
+  nodeId?: string | null
   /** The /metrics exposition (Prometheus text format) and its content type. */
   metrics: { text(): Promise<string>; readonly contentType: string }
   /** `/json` when JSON signaling is served, else null (client config). */
@@ -79,6 +84,8 @@ export function apiPlugin(deps: ApiDeps) {
           regId: b.regId,
           userAgent: b.userAgent,
           registeredAt: new Date(b.registeredAt * 1000).toISOString(),
+          /** The worker or node holding the registration's connection (null: a single gateway). */
+          node: b.node ?? deps.nodeId ?? null,
         })),
       }
     })

@@ -31,6 +31,8 @@ export interface HttpAppDeps {
   jsonSignaling: JsonSignalingService | null
   /** Current bindings, for GET /api/registrations. */
   bindings(): Binding[]
+  /** This process's node id in a shared location service (worker or Redis node), else null. */
+  nodeId?: string | null
   /** Bans and security counters, for /api/security/bans. */
   security: SecurityAdmin
   /** The /metrics exposition (gateway-metrics.ts). */
@@ -61,6 +63,7 @@ export function createHttpApp(deps: HttpAppDeps) {
       adminToken: config.adminToken,
       startedAt: deps.startedAt,
       bindings: deps.bindings,
+      nodeId: deps.nodeId ?? null,
       metrics: deps.metrics,
       jsonWebSocketPath: deps.jsonSignaling ? '/json' : null,
       webSocketUrls: config.http.webSocketUrls,

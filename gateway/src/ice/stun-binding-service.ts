@@ -15,6 +15,7 @@
  */
 import type { udp } from 'bun'
 import { logger } from '../base/log.ts'
+import { REUSE_PORT } from '../base/reuse-port.ts'
 import {
   StunAttributeType,
   StunClass,
@@ -246,7 +247,7 @@ export class StunBindingService {
    * Binds `host:port` (port 0: any free port) and starts answering.
    * @returns the bound UDP port.
    */
-  async start(listen: { host: string; port: number }): Promise<number> {
+  async start(listen: { host: string; port: number; reusePort?: boolean }): Promise<number> {
     if (this.socket !== null) throw new Error('StunBindingService already started')
     const handlerOptions: StunHandlerOptions = { software: this.options.software ?? DEFAULT_SOFTWARE }
     const onAnswer = this.options.onAnswer
@@ -254,6 +255,8 @@ export class StunBindingService {
     const socket = await Bun.udpSocket({
       hostname: listen.host,
       port: listen.port,
+      // Gateway workers share the port (stateless: any worker answers any request).
+      ...(listen.reusePort === true ? REUSE_PORT : {}),
       binaryType: 'uint8array',
       socket: {
         data(socket, data, port, address) {

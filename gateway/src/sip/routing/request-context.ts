@@ -56,6 +56,11 @@ export interface RequestPipelineOptions {
   /** users.yaml display name of a user, for the P-Asserted-Identity of its requests (RFC 3325). */
   displayNameOf?(username: string): string | undefined
   trustedSources: ReadonlySet<string>
+  /**
+   * True for a flow from another worker process of this gateway (docs/architecture.md §4b):
+   * it authenticated the request already, as a node in proxy.trustedSources would have.
+   */
+  trustedPeer?(flow: Flow): boolean
   /** Bans, brute-force and flood defences (the `flood` stage, failed digest attempts). */
   security: SipSecurity
   /** Dial plan and trunks (call-router.ts); absent: users by name only, IP URIs for other domains. */

@@ -89,7 +89,7 @@ export class RequestPipeline implements TransactionUser {
   onRequest(request: SipRequest, tx: ServerTransaction | null, flow: Flow): void {
     const ctx: RequestContext = {
       request, tx, flow, ruri: null, user: null,
-      trusted: this.o.trustedSources.has(flow.remoteAddress),
+      trusted: this.o.trustedSources.has(flow.remoteAddress) || (this.o.trustedPeer?.(flow) ?? false),
       allowListed: false, trunk: null, routeFlow: null,
     }
     const stages = this.stages
@@ -207,7 +207,9 @@ export class RequestPipeline implements TransactionUser {
     // Lower Vias were not validated by the parser (only the top one is used): skip unreadable ones.
     for (const value of req.getAll('via')) {
       const v = parseVia(value)
-      if (v && this.addresses.isLocalHost(v.host) && branchLoopHash(v.branch) === hash) return this.reply(ctx, 'loop-detected')
+      // Our own Vias always carry the port: with it, a sibling worker on this host (its own
+      // private port, docs/architecture.md §4b) is another element, not this one.
+      if (v && v.port !== null && this.addresses.isLocal(v.host, v.port) && branchLoopHash(v.branch) === hash) return this.reply(ctx, 'loop-detected')
     }
     return false
   }

@@ -139,6 +139,8 @@ export interface TcpTransportOptions {
   onFlowClosed?(flow: TcpFlow): void
   /** Largest message accepted before the connection is dropped, in bytes. */
   maxMessageBytes?: number
+  /** SO_REUSEPORT: gateway workers share the listener; each connection stays with the worker that accepted it. */
+  reusePort?: boolean
 }
 
 /** A TCP (or TLS) listener plus outbound connections, all as TcpFlows. */
@@ -158,7 +160,7 @@ export class TcpTransport {
       tls,
       // A TLS listener is replaced on a certificate reload by a second one bound to the same
       // port (see replaceCertificate), which needs SO_REUSEPORT on both.
-      reusePort: tls !== undefined,
+      reusePort: tls !== undefined || options.reusePort === true,
       socket: this.handlers(),
     }
     this.listener = Bun.listen<TcpFlowData>(listenOptions)

@@ -63,6 +63,9 @@ export type MessageHandler = (message: SipMessage, flow: Flow) => void
 export class TransportLayer implements TransportSender {
   private readonly flows = new Map<string, Flow>()
   private udp: UdpTransport | null = null
+  /** A worker's private socket (attachWorkerUdp), and its siblings' private UDP ports. */
+  private ownUdp: UdpTransport | null = null
+  private siblingPorts: ReadonlySet<number> | null = null
   private tcp: TcpTransport | null = null
   private tls: TcpTransport | null = null
   private messageHandler: MessageHandler = () => {}
@@ -76,6 +79,8 @@ export class TransportLayer implements TransportSender {
    */
   readonly stats = {
     received: 0, sent: 0, parseErrors: 0, sendErrors: 0, stateless400: 0, discardedResponses: 0, sendRetries: 0,
+    /** Responses handed to the sibling worker whose private port their top Via names. */
+    handedOff: 0,
     sendErrorsByCause: { econnrefused: 0, unreachable: 0, 'no-flow': 0, 'closed-connection': 0, other: 0 } satisfies Record<SendErrorCause, number>,
   }
   /** Last log time and errors not logged since, per "cause destination" (see noteSendError). */
@@ -107,6 +112,22 @@ export class TransportLayer implements TransportSender {
     if (transport === 'TCP') this.tcp = tcp
     else this.tls = tcp
     this.options.local.setPort(transport, tcp.port)
+  }
+
+  /**
+   * A gateway worker (docs/architecture.md §4b): `udp` is the shared public socket (attached
+   * with attachUdp: it receives the kernel's share of new requests and sends to
+   * destinations), `own` this worker's private socket, whose port goes into our Via sent-by
+   * and Record-Route, so that responses to our client transactions and in-dialog requests come
+   * back to this worker. Both ports name this gateway.
+   */
+  attachWorkerUdp(own: UdpTransport, siblingPorts: ReadonlySet<number>): void {
+    const shared = this.options.local.portOf('UDP')
+    this.options.local.setPort('UDP-shared', shared)
+    this.options.local.setPort('UDP', own.port)
+    own.sendErrorListener = this.udpSendError
+    this.ownUdp = own
+    this.siblingPorts = siblingPorts
   }
 
   /** Declares the port WebSocket clients reach us on (for our Via / Record-Route). */
@@ -253,6 +274,7 @@ export class TransportLayer implements TransportSender {
         log.debug('response for another sent-by discarded', { host: via.host, callId: msg.get('call-id') })
         return
       }
+      if (this.siblingPorts !== null && via.port !== null && this.siblingPorts.has(via.port) && this.handOff(via.host, via.port, raw)) return
     }
     try {
       this.messageHandler(msg, flow)
@@ -268,6 +290,22 @@ export class TransportLayer implements TransportSender {
         }
       }
     }
+  }
+
+  /**
+   * A response whose top Via names a sibling worker's private port reached this worker: a UA
+   * answering to the request's source (RFC 3581 rport, or SIPp-style symmetric sending) sends
+   * to the shared public port, where the kernel's hash may pick any worker. The datagram goes
+   * on, unchanged, to the worker that holds the client transaction (docs/architecture.md §4b).
+   */
+  private handOff(host: string, port: number, raw: Uint8Array | string): boolean {
+    const own = this.ownUdp
+    if (own === null) return false
+    const flow = own.flowTo(host.startsWith('[') ? host.slice(1, -1) : host, port)
+    if (flow === null) return false
+    this.stats.handedOff++
+    flow.send(typeof raw === 'string' ? new TextEncoder().encode(raw) : raw)
+    return true
   }
 
   /**

@@ -4,6 +4,7 @@
  * the same Flow object (cheap identity checks, stable flow ids for bindings).
  */
 import type { Flow } from './flow.ts'
+import { REUSE_PORT } from '../../base/reuse-port.ts'
 
 type UdpSocket = Bun.udp.Socket<'buffer'>
 
@@ -224,6 +225,11 @@ export interface UdpTransportOptions {
   host: string
   /** 0 picks a free port. */
   port: number
+  /**
+   * SO_REUSEPORT: several processes (gateway workers) bind the same address and port and the
+   * kernel spreads datagrams over them by a hash of the source and destination (Linux).
+   */
+  reusePort?: boolean
   /** Called for every datagram, with the interned flow of its source. */
   onDatagram(data: Uint8Array, flow: UdpFlow): void
   /** A socket-level error (ICMP unreachable reported as ECONNREFUSED, ...). */
@@ -250,6 +256,7 @@ export class UdpTransport {
     this.socket = await Bun.udpSocket({
       hostname: options.host,
       port: options.port,
+      ...(options.reusePort === true ? REUSE_PORT : {}),
       socket: {
         data(_s, data, port, address) {
           options.onDatagram(data, self.flowFor(address, port, flows))

@@ -1,0 +1,240 @@
+/**
+ * The gateway on two worker processes (issue 14 item 1; docs/architecture.md §4b), run as a
+ * user runs it: `bun gateway/src/main.ts --config DIR` with `workers: { count: 2 }`. Both
+ * workers share the SIP UDP, TCP and HTTP/WebSocket ports (SO_REUSEPORT, so the kernel spreads
+ * new requests and connections over them); each writes its private UDP port in Via and
+ * Record-Route, and the bindings go through the master.
+ *
+ * Real peers: SIPp with one UDP socket per call (`-t un`, so that calls come from many source
+ * ports and land on both workers) and SIP over WebSocket clients. The failure path: one worker
+ * killed with SIGKILL mid-call.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { ha1 } from '../../../gateway/src/sip/auth/digest.ts'
+import { PeerProcess, PeerSet, requireBinary } from '../../support/processes.ts'
+import { SIPP_SCENARIOS, expectAllSucceeded, runSipp, sippCsv, startSipp } from '../../support/sipp.ts'
+import { freePortRange } from '../../support/ports.ts'
+import { WsSipClient, fakeAnswerFor, fakeSdp } from '../../support/ws-sip-client.ts'
+
+setDefaultTimeout(60_000)
+
+const MAIN = resolve(import.meta.dir, '../../../gateway/src/main.ts')
+const DOMAIN = 'patchbay.test'
+const TOKEN = 'workers-admin-token-0123456789'
+const PASSWORD = 'workers-password'
+const UDP_USERS = Array.from({ length: 24 }, (_, i) => `wk-udp${i}`)
+const WS_USERS = Array.from({ length: 12 }, (_, i) => `wk-ws${i}`)
+const CALLER = 'wk-caller'
+const CALLEE = 'wk-callee'
+
+let dir: string
+let gw: PeerProcess
+let udpPort: number
+let httpUrl: string
+let wsUrl: string
+const peers = new PeerSet()
+const clients: WsSipClient[] = []
+
+function userYaml(name: string): string {
+  return `  - username: "${name}"\n    ha1: "${ha1('MD5', name, DOMAIN, PASSWORD)}"\n    ha1Sha256: "${ha1('SHA-256', name, DOMAIN, PASSWORD)}"\n`
+}
+
+beforeAll(async () => {
+  requireBinary('sipp', 'sip-tester')
+  dir = mkdtempSync(join(tmpdir(), 'patchbay-workers-'))
+  writeFileSync(join(dir, 'gateway.yaml'), [
+    `domain: ${DOMAIN}`,
+    'http: { host: 127.0.0.1, port: 0 }',
+    'sip: { host: 127.0.0.1, udpPort: 0, tcpPort: 0 }',
+    'ice: { stun: { enabled: false } }',
+    'media: { driver: none }',
+    `store: { path: "${join(dir, 'bindings.sqlite')}" }`,
+    'workers: { count: 2 }',
+    'auth: { algorithms: [MD5, SHA-256] }',
+    `adminToken: ${TOKEN}`,
+    `log: { level: ${process.env.WK_LOG ?? 'info'} }`,
+    '',
+  ].join('\n'))
+  writeFileSync(join(dir, 'users.yaml'), `users:\n${[...UDP_USERS, ...WS_USERS, CALLER, CALLEE].map(userYaml).join('')}`)
+  gw = new PeerProcess('gateway', [process.execPath, MAIN, '--config', dir])
+  const banner = await gw.waitFor(/workers\s+2 \(private UDP ports \d+, \d+\)/, 20_000)
+  expect(banner).toBeTruthy()
+  udpPort = Number(/SIP UDP\s+127\.0\.0\.1:(\d+)/.exec(gw.output())![1])
+  httpUrl = `http://127.0.0.1:${/softphone\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(gw.output())![1]}`
+  wsUrl = `${httpUrl.replace('http:', 'ws:')}/sip`
+})
+
+afterAll(async () => {
+  if (process.env.WK_LOG !== undefined) writeFileSync('/tmp/wk-gw.log', gw?.output() ?? '')
+  for (const c of clients) c.close()
+  await peers.killAll()
+  await gw?.kill()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+interface Registration { aor: string; contact: string; transport: string; node: string | null }
+
+/** GET /api/registrations on a new connection (so that either worker may answer). */
+async function registrations(): Promise<Registration[]> {
+  const res = await fetch(`${httpUrl}/api/registrations`, { headers: { authorization: `Bearer ${TOKEN}`, connection: 'close' }, keepalive: false })
+  expect(res.status).toBe(200)
+  return ((await res.json()) as { registrations: Registration[] }).registrations
+}
+
+/** Until `check` holds for the registrations as 6 fresh connections in a row see them. */
+async function everyWorkerSees(check: (r: Registration[]) => boolean, what: string): Promise<Registration[]> {
+  const deadline = Date.now() + 8000
+  let last: Registration[] = []
+  for (;;) {
+    let ok = true
+    for (let i = 0; i < 6 && ok; i++) {
+      last = await registrations()
+      ok = check(last)
+    }
+    if (ok) return last
+    if (Date.now() > deadline) throw new Error(`not every worker sees ${what}: ${JSON.stringify(last.map((r) => [r.aor, r.node]))}`)
+    await Bun.sleep(100)
+  }
+}
+
+/** The pid of worker `index` as the master last logged it. */
+function workerPid(index: number): number {
+  const lines = gw.output().split('\n').filter((l) => l.includes('"msg":"worker listening"') && l.includes(`"worker":${index},`))
+  const m = /"pid":(\d+)/.exec(lines.at(-1) ?? '')
+  if (m === null) throw new Error(`no "worker listening" line for worker ${index}:\n${gw.output().slice(-2000)}`)
+  return Number(m[1])
+}
+
+async function wsUser(username: string): Promise<{ client: WsSipClient; node: string }> {
+  const client = await WsSipClient.connect({ url: wsUrl, username, password: PASSWORD, domain: DOMAIN })
+  clients.push(client)
+  const { final } = await client.register()
+  expect(final.status, final.raw).toBe(200)
+  const mine = (await everyWorkerSees((r) => r.some((x) => x.contact === client.contactUri), `${username}'s binding`))
+    .find((x) => x.contact === client.contactUri)!
+  expect(mine.node === 'w0' || mine.node === 'w1', `node of ${username}: ${mine.node}`).toBe(true)
+  return { client, node: mine.node! }
+}
+
+/** alice calls bob (both WebSocket clients): INVITE, 200, ACK; returns the call for the BYE. */
+async function establish(alice: WsSipClient, bob: WsSipClient) {
+  const { call } = await alice.inviteWithAuth(bob.aor, { body: fakeSdp('webrtc', 'offer') })
+  const invite = await bob.waitForRequest('INVITE', call.callId)
+  bob.respond(invite, 200, 'OK', { body: fakeAnswerFor(invite.body) })
+  const ok = await alice.waitForResponse({ status: 200, method: 'INVITE', callId: call.callId })
+  alice.ack2xx(call, ok)
+  await bob.waitForRequest('ACK', call.callId)
+  return { call, invite, ok }
+}
+
+async function hangUp(alice: WsSipClient, bob: WsSipClient, call: Awaited<ReturnType<typeof establish>>['call']): Promise<void> {
+  alice.byeAsCaller(call)
+  const bye = await bob.waitForRequest('BYE', call.callId)
+  bob.respond(bye, 200)
+  await alice.waitForResponse({ status: 200, method: 'BYE', callId: call.callId })
+}
+
+describe('two workers', () => {
+  test('both workers listen on the same UDP, TCP and HTTP ports, each with its own private UDP port', () => {
+    const out = gw.output()
+    expect(workerPid(0)).not.toBe(workerPid(1))
+    const [p0, p1] = /private UDP ports (\d+), (\d+)/.exec(out)!.slice(1).map(Number)
+    expect(p0).not.toBe(udpPort)
+    expect(p1).not.toBe(p0)
+  })
+
+  test(`${UDP_USERS.length} UDP phones register from as many source ports: both workers take some, and every worker knows all of them`, async () => {
+    const result = await runSipp({
+      name: 'workers-register', scenarioFile: SIPP_SCENARIOS.register, remote: `127.0.0.1:${udpPort}`, transport: 'un', extraArgs: ['-max_socket', '1000'],
+      calls: UDP_USERS.length, rate: 100, limit: 10,
+      keys: { domain: DOMAIN }, authUri: DOMAIN, injection: sippCsv(UDP_USERS.map((u) => [u, PASSWORD])),
+    })
+    expectAllSucceeded(result, UDP_USERS.length)
+    const seen = await everyWorkerSees((r) => r.filter((x) => x.aor.includes('wk-udp')).length === UDP_USERS.length, `${UDP_USERS.length} UDP bindings`)
+    const nodes = new Set(seen.filter((x) => x.aor.includes('wk-udp')).map((x) => x.node))
+    expect([...nodes].sort(), 'the kernel spread the REGISTERs over both workers').toEqual(['w0', 'w1'])
+  })
+
+  test('30 SIPp calls from 30 source ports to a registered SIPp UAS: responses and in-dialog requests reach the worker that holds each transaction', async () => {
+    const uasPort = await freePortRange(1)
+    const reg = await runSipp({
+      name: 'workers-register-callee', scenarioFile: SIPP_SCENARIOS.register, remote: `127.0.0.1:${udpPort}`, localPort: uasPort, calls: 1,
+      keys: { domain: DOMAIN }, authUri: DOMAIN, injection: sippCsv([[CALLEE, PASSWORD]]),
+    })
+    expectAllSucceeded(reg, 1)
+    await everyWorkerSees((r) => r.some((x) => x.aor.startsWith(`sip:${CALLEE}@`)), 'the callee')
+    const uas = await startSipp({ name: 'workers-uas', scenarioFile: SIPP_SCENARIOS.uas, localPort: uasPort, calls: 30, service: CALLEE })
+    peers.add(uas.process)
+    const uac = await runSipp({
+      name: 'workers-uac', scenarioFile: SIPP_SCENARIOS.uacAuth, remote: `127.0.0.1:${udpPort}`, transport: 'un', extraArgs: ['-max_socket', '1000'],
+      calls: 30, rate: 30, limit: 10, pauseMs: 100,
+      service: CALLEE, authUser: CALLER, authPassword: PASSWORD, authUri: `${CALLEE}@${DOMAIN}`, keys: { domain: DOMAIN, caller: CALLER },
+    })
+    const uasResult = await uas.finish(15_000)
+    expectAllSucceeded(uac, 30)
+    expectAllSucceeded(uasResult, 30)
+    // The INVITEs reached the UAS through both workers: their Via names both private ports.
+    const ports = new Set([...uasResult.messages.matchAll(/Via: SIP\/2\.0\/UDP 127\.0\.0\.1:(\d+);branch=z9hG4bK[^\r\n]*\r?\n/g)].map((m) => Number(m[1])))
+    const [p0, p1] = /private UDP ports (\d+), (\d+)/.exec(gw.output())!.slice(1).map(Number)
+    expect(ports.has(p0!) || ports.has(p1!), `Via ports seen by the UAS: ${[...ports].join(', ')}`).toBe(true)
+  })
+
+  test('WebSocket users on different workers call each other; a worker killed mid-call is restarted, the other worker\'s call goes on, and the bindings stay', async () => {
+    // Connect until both workers hold a user and worker 0 holds two.
+    const users: Array<{ client: WsSipClient; node: string }> = []
+    for (const name of WS_USERS) {
+      users.push(await wsUser(name))
+      const on0 = users.filter((u) => u.node === 'w0').length
+      const on1 = users.filter((u) => u.node === 'w1').length
+      if (on0 >= 2 && on1 >= 1) break
+    }
+    const [a0, b0] = users.filter((u) => u.node === 'w0')
+    const c1 = users.find((u) => u.node === 'w1')
+    if (a0 === undefined || b0 === undefined || c1 === undefined) throw new Error(`the kernel put ${users.length} connections on one worker: ${users.map((u) => u.node).join(',')}`)
+
+    // Across workers: the INVITE goes from worker 1 to worker 0 (the callee's connection).
+    const cross = await establish(c1.client, a0.client)
+    const rr = cross.ok.getAll('record-route').join(',')
+    const [p0, p1] = /private UDP ports (\d+), (\d+)/.exec(gw.output())!.slice(1).map(Number)
+    expect(rr, 'both workers are in the route set').toContain(`:${p0};`)
+    expect(rr).toContain(`:${p1};`)
+    await hangUp(c1.client, a0.client, cross.call)
+
+    // A call within worker 0, up while worker 1 dies.
+    const local = await establish(a0.client, b0.client)
+    const udpBefore = (await registrations()).filter((x) => x.aor.includes('wk-udp')).length
+    expect(udpBefore).toBe(UDP_USERS.length)
+    const deadPid = workerPid(1)
+    process.kill(deadPid, 'SIGKILL')
+    await until(() => c1.client.isClosed, 'worker 1\'s WebSocket closes with it')
+    await gw.waitFor(/"msg":"worker exited; restarting it","worker":1/, 10_000)
+
+    // Worker 0's call is untouched: the BYE goes through.
+    await hangUp(a0.client, b0.client, local.call)
+
+    // The restarted worker gets every binding from the master; worker 1's WebSocket binding
+    // left with its connection; the UDP phones it registered stay.
+    await until(() => workerPid(1) !== deadPid, 'worker 1 listens again', 15_000)
+    const after = await everyWorkerSees(
+      (r) => r.filter((x) => x.aor.includes('wk-udp')).length === UDP_USERS.length && !r.some((x) => x.contact === c1.client.contactUri),
+      'the UDP bindings and not the dead connection',
+    )
+    expect(after.some((x) => x.contact === a0.client.contactUri)).toBe(true)
+
+    // And calls work again through whichever worker takes the new connection.
+    const late = await wsUser(CALLER)
+    const again = await establish(late.client, b0.client)
+    await hangUp(late.client, b0.client, again.call)
+  })
+})
+
+async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}\n${gw.output().slice(-1500)}`)
+    await Bun.sleep(20)
+  }
+}
