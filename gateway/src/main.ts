@@ -201,7 +201,9 @@ async function listen(g: Gateway, privateUdpPort: number | null, siblingPorts: R
   g.http.listen({
     hostname: config.http.host,
     port: config.http.port,
-    reusePort,
+    // Only set when sharing: an explicit `reusePort: false` would stop the certificate
+    // reloader's second server from binding the port beside the first (Bun's default allows it).
+    ...(reusePort ? { reusePort: true } : {}),
     ...(config.http.tls ? { tls: { cert: Bun.file(config.http.tls.cert), key: Bun.file(config.http.tls.key) } } : {}),
   })
   g.httpPort = g.http.server!.port!
