@@ -35,6 +35,7 @@ import { searchPeer, type PeerResult, type PeerSpec, type PeerWorkload } from '.
 import { profileGateway } from './lib/profile-gateway.ts'
 import { loadAverage, machineInfo, parseFlags, printTable, ratio, writeResult } from './lib/report.ts'
 import { registerContact, runSippClient, sippVersion, startSippUas } from './lib/sipp.ts'
+import { MANY_SOURCE_PORTS } from './lib/sipp.ts'
 import { raiseUdpReceiveBuffers } from './lib/udp-buffers.ts'
 
 /** Issue target for the gateway, calls/s. */
@@ -57,6 +58,7 @@ const PEERS: PeerSpec[] = [
   { name: 'kamailio-4w', start: () => startKamailio({ workers: 4 }) },
   { name: 'kamailio-1w', start: () => startKamailio({ workers: 1 }) },
   { name: 'patchbay', start: () => startPatchbay({ trustedSources: ['127.0.0.1'] }) },
+  { name: 'patchbay-2w', start: () => startPatchbay({ trustedSources: ['127.0.0.1'], workers: 2, name: 'patchbay-2w' }) },
 ]
 
 /** SIPp's UAS registered as `service` at the peer; each step is one `sipp -sn uac` run. */
@@ -72,7 +74,7 @@ async function callWorkload(peer: BenchPeer): Promise<PeerWorkload> {
   return {
     step: (rate, calls) => runSippClient({
       remote, builtin: 'uac', service: 'service', rate, calls,
-      killAfterMs: (calls / rate) * 1000 + 30_000,
+      killAfterMs: (calls / rate) * 1000 + 30_000, extraArgs: MANY_SOURCE_PORTS,
     }),
     cleanup: () => uas.stop(),
   }

@@ -35,6 +35,7 @@ import { searchPeer, type PeerResult, type PeerSpec, type PeerWorkload } from '.
 import { profileGateway } from './lib/profile-gateway.ts'
 import { loadAverage, machineInfo, parseFlags, printTable, ratio, writeResult } from './lib/report.ts'
 import { runSippClient, sippVersion } from './lib/sipp.ts'
+import { MANY_SOURCE_PORTS } from './lib/sipp.ts'
 import { raiseUdpReceiveBuffers } from './lib/udp-buffers.ts'
 
 /** Issue target for the gateway, digest registrations/s. */
@@ -59,6 +60,7 @@ const PEERS: PeerSpec[] = [
   { name: 'kamailio-4w', start: () => startKamailio({ workers: 4, auth: true }) },
   { name: 'kamailio-1w', start: () => startKamailio({ workers: 1, auth: true }) },
   { name: 'patchbay', start: () => startPatchbay({ users: USERS }) },
+  { name: 'patchbay-2w', start: () => startPatchbay({ users: USERS, workers: 2, name: 'patchbay-2w' }) },
 ]
 
 /** register_auth.xml with per-user digest credentials from CSV fields 0 and 1 (see the module comment). */
@@ -102,7 +104,7 @@ const csv = usersCsv(USERS)
 const workload = async (peer: BenchPeer): Promise<PeerWorkload> => ({
   step: (rate, calls) => runSippClient({
     remote: `127.0.0.1:${peer.port}`, scenarioFile: scenario, csv, rate, calls,
-    killAfterMs: (calls / rate) * 1000 + 30_000,
+    killAfterMs: (calls / rate) * 1000 + 30_000, extraArgs: MANY_SOURCE_PORTS,
   }),
   cleanup: async () => {},
 })

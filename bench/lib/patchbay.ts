@@ -62,6 +62,10 @@ export interface PatchbayOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error'
   /** CDR database file (cdr.path); absent: call records off. startPatchbay puts it in its temp folder. */
   cdrPath?: string
+  /** `workers.count`: worker processes sharing the listeners (docs/architecture.md §4b); default 1. */
+  workers?: number
+  /** `store.redis`: bindings shared with other nodes on this Redis (nodeId: the name). */
+  redis?: { url: string; nodeId: string }
 }
 
 /** gateway.yaml for the benchmark (see the module comment). */
@@ -76,6 +80,8 @@ export function benchGatewayYaml(options: PatchbayOptions): string {
     '  host: 127.0.0.1',
     '  udpPort: 0',
     '  tcpPort: 0',
+    'workers:',
+    `  count: ${options.workers ?? 1}`,
     'auth:',
     '  algorithms: [MD5, SHA-256]',
     'proxy:',
@@ -91,6 +97,7 @@ export function benchGatewayYaml(options: PatchbayOptions): string {
     '    enabled: false',
     'store:',
     "  path: ':memory:'",
+    ...(options.redis !== undefined ? ['  redis:', `    url: '${options.redis.url}'`, `    nodeId: '${options.redis.nodeId}'`] : []),
     // Call records go to a file, as deployed (in memory they would grow with every call).
     ...(options.cdrPath !== undefined ? ['cdr:', `  path: '${options.cdrPath}'`] : ['cdr:', '  enabled: false']),
     'log:',
@@ -123,6 +130,7 @@ export async function startPatchbay(options: PatchbayOptions = {}): Promise<Benc
   let port: number
   let httpPort: number
   try {
+    // A gateway with workers prints its banner once every worker listens.
     const m = await proc.waitForOutput(/SIP UDP\s+[\d.]+:(\d+)/, 60_000)
     port = Number(m[1])
     httpPort = Number((await proc.waitForOutput(/softphone\s+https?:\/\/[\d.]+:(\d+)/, 5_000))[1])

@@ -182,6 +182,14 @@ export async function startSippUas(): Promise<SippServer> {
   return { port: sipPort, pid: proc.pid, tail: (n?: number) => proc.tail(n), stop }
 }
 
+/**
+ * SIPp client arguments for a load that comes from many source ports, as from many phones:
+ * one socket per call (`-t un`), at most 64 (then reused). With a single socket every request
+ * has the same 4-tuple and SO_REUSEPORT hands them all to one gateway worker (Linux hashes the
+ * 4-tuple); Kamailio's workers read one shared socket and do not care. Used for every peer.
+ */
+export const MANY_SOURCE_PORTS = ['-t', 'un', '-max_socket', '64']
+
 export interface SippClientOptions {
   /** `host:port` of the peer under test. */
   remote: string
