@@ -36,6 +36,8 @@ export interface MetricSources {
 export interface GatewayMetrics {
   /** The exposition text (`text/plain; version=0.0.4`). */
   text(): Promise<string>
+  /** prom-client's JSON form (`getMetricsAsJSON`), which workers' metrics are aggregated from. */
+  json(): Promise<unknown[]>
   readonly contentType: string
   /** An INVITE's setup time, seconds from its arrival to the first final response sent upstream. */
   observeCallSetup(seconds: number): void
@@ -60,8 +62,13 @@ function counterFrom(registry: Registry, name: string, help: string, read: () =>
   })
 }
 
-function gaugeFrom(registry: Registry, name: string, help: string, read: () => number): void {
-  new Gauge({ name: PREFIX + name, help, registers: [registry], collect() { this.set(read()) } })
+/**
+ * A gauge read from a layer at scrape time. `aggregator`: how the workers of one gateway are
+ * combined (cluster/admin-fan-out.ts): `sum` for each worker's own state, `max` for state
+ * every worker holds a copy of (the shared location service).
+ */
+function gaugeFrom(registry: Registry, name: string, help: string, read: () => number, aggregator: 'sum' | 'max' = 'sum'): void {
+  new Gauge({ name: PREFIX + name, help, registers: [registry], aggregator, collect() { this.set(read()) } })
 }
 
 /** Builds the registry over `g`'s layers. */
@@ -117,7 +124,7 @@ export function createGatewayMetrics(g: MetricSources): GatewayMetrics {
   })
   gaugeFrom(r, 'sip_bans_active', 'Source addresses banned now.', () => g.security.stats.bansActive)
   gaugeFrom(r, 'sip_proxy_pending_invites', 'Calls being set up: INVITEs forwarded and not answered yet.', () => g.proxy.pendingInvites)
-  gaugeFrom(r, 'sip_registrar_bindings', 'Registered contacts (bindings) in the location service.', () => g.location.size)
+  gaugeFrom(r, 'sip_registrar_bindings', 'Registered contacts (bindings) in the location service.', () => g.location.size, 'max')
   gaugeFrom(r, 'media_sessions', 'Relay sessions open in the media driver.', () => g.media?.activeSessions ?? 0)
   gaugeFrom(r, 'media_anchored_dialogs', 'Established calls whose media the gateway anchors (dialogs it tracks).', () => g.anchoredCalls?.size ?? 0)
   gaugeFrom(r, 'json_sessions', 'JSON signaling sessions alive (attached, or waiting for an attach after their WebSocket closed).', () => g.jsonSignaling?.sessionCount ?? 0)
@@ -140,6 +147,7 @@ export function createGatewayMetrics(g: MetricSources): GatewayMetrics {
   })
   return {
     text: () => r.metrics(),
+    json: () => r.getMetricsAsJSON() as Promise<unknown[]>,
     contentType: r.contentType,
     observeCallSetup: (seconds) => callSetup.observe(seconds),
     observeTransaction: (seconds) => txDuration.observe(seconds),

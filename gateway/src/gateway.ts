@@ -42,6 +42,7 @@ import { JsonSignalingService } from './signaling-json/json-signaling-service.ts
 import { createCallRouting, type CallRouting } from './call-routing.ts'
 import type { DnsLocator } from './sip/dns/dns-locator.ts'
 import type { Flow } from './sip/transport/flow.ts'
+import { adminFanOut } from './cluster/admin-fan-out.ts'
 import type { CallEventSink } from './sip/proxy/call-events.ts'
 import { CdrStore, cdrDatabasePath, openCdrDatabase } from './store/cdr-store.ts'
 import { CallRecorder } from './cdr/call-recorder.ts'
@@ -75,6 +76,8 @@ export interface WorkerRole {
    * private port): a request from one of them on a local address comes from a sibling worker.
    */
   peerPorts: ReadonlySet<number>
+  /** Every worker's private HTTP port on 127.0.0.1 (index = worker), for the admin fan-out. */
+  httpPorts: readonly number[]
 }
 
 /** The object graph of one gateway, before anything listens. */
@@ -112,6 +115,8 @@ export interface Gateway {
   readonly locationReady: Promise<void>
   /** The HTTP server's port once main.ts listened (0 before); WS sent-by. */
   httpPort: number
+  /** This process's place among the workers, or null in a single process. */
+  readonly worker: WorkerRole | null
   /**
    * Applies a newly loaded configuration where that can be done live (users, log level).
    * Returns the names of settings that need a restart to take effect.
@@ -308,6 +313,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     routing,
     locationReady: redisStore?.ready ?? relayed?.ready ?? Promise.resolve(),
     httpPort: 0,
+    worker: worker ?? null,
     http: createHttpApp({
       config, users, transport, jsonSignaling,
       bindings: () => location.all(),
@@ -321,6 +327,7 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
       cdr: cdr === null ? null : { reader: cdr.reader, calls: cdr.recorder, hangUp: (callId) => proxy.hangUp(callId) },
       routing,
       statsHistory,
+      ...(worker !== undefined ? { fanOut: adminFanOut(worker.httpPorts) } : {}),
     }),
     reload(next: GatewayConfig): string[] {
       users.replace(next.users)

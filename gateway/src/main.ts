@@ -154,6 +154,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       await certificates.stop()
       listeners.udp.stop()
       listeners.own?.stop()
+      void listeners.adminHttp?.stop(true)
       listeners.tcp.stop()
       listeners.tls?.stop()
       g.stun?.stop()
@@ -168,7 +169,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
  * A worker (`privateUdpPort` not null) shares every listener with its siblings (SO_REUSEPORT)
  * and binds its own UDP port besides.
  */
-async function listen(g: Gateway, privateUdpPort: number | null, siblingPorts: ReadonlySet<number> = new Set()): Promise<{ udp: UdpTransport; own: UdpTransport | null; tcp: TcpTransport; tls: TcpTransport | null }> {
+async function listen(g: Gateway, privateUdpPort: number | null, siblingPorts: ReadonlySet<number> = new Set()): Promise<{
+  udp: UdpTransport; own: UdpTransport | null; tcp: TcpTransport; tls: TcpTransport | null; adminHttp: ReturnType<typeof Bun.serve> | null
+}> {
   const { config, transport } = g
   const reusePort = privateUdpPort !== null
   const onDatagram = (d: Uint8Array, f: UdpFlow) => transport.receiveDatagram(d, f)
@@ -207,8 +210,12 @@ async function listen(g: Gateway, privateUdpPort: number | null, siblingPorts: R
     ...(config.http.tls ? { tls: { cert: Bun.file(config.http.tls.cert), key: Bun.file(config.http.tls.key) } } : {}),
   })
   g.httpPort = g.http.server!.port!
+  // A worker also answers its siblings' admin fan-out on a private loopback port (plain HTTP,
+  // no WebSockets: cluster/admin-fan-out.ts).
+  const w = g.worker
+  const adminHttp = w === null ? null : Bun.serve({ hostname: '127.0.0.1', port: w.httpPorts[w.index]!, fetch: (req) => g.http.handle(req) })
   transport.setWebSocketPort(config.http.tls ? 'WSS' : 'WS', g.httpPort)
-  return { udp, own, tcp, tls }
+  return { udp, own, tcp, tls, adminHttp }
 }
 
 

@@ -33,6 +33,8 @@ export interface ClusterPorts {
   stun: number | null
   /** Worker i's private UDP port is privateUdp[i]. */
   privateUdp: number[]
+  /** Worker i's private HTTP port on 127.0.0.1 (admin fan-out) is privateHttp[i]. */
+  privateHttp: number[]
 }
 
 /** Counters for tests and logs. */
@@ -170,6 +172,7 @@ export class WorkerPool {
       ports: { udp: ports.udp, tcp: ports.tcp, tls: ports.tls, http: ports.http, stun: ports.stun },
       privateUdpPort: ports.privateUdp[slot.index]!,
       peerPorts: [ports.udp, ...ports.privateUdp],
+      httpPorts: ports.privateHttp,
     }
     slot.ready = false
     slot.startedAt = Date.now()
@@ -259,5 +262,11 @@ export async function resolvePorts(config: GatewayConfig, count: number): Promis
       privateUdp.push(p)
     }
   }
-  return { udp, tcp, tls, http, stun, privateUdp }
+  const privateHttp: number[] = []
+  for (let i = 0; i < count; i++) {
+    let p = await freePort('127.0.0.1', 'tcp')
+    while (privateHttp.includes(p) || p === http) p = await freePort('127.0.0.1', 'tcp')
+    privateHttp.push(p)
+  }
+  return { udp, tcp, tls, http, stun, privateUdp, privateHttp }
 }

@@ -29,6 +29,8 @@ export interface WorkerAssignment {
   privateUdpPort: number
   /** The shared UDP port and every worker's private port. */
   peerPorts: number[]
+  /** Every worker's private HTTP port on 127.0.0.1 (admin fan-out). */
+  httpPorts: number[]
 }
 
 /** Worker -> master once listening. */
@@ -85,7 +87,7 @@ async function runWorker(): Promise<void> {
   let gateway: RunningGateway
   try {
     gateway = await startGateway(config, {
-      worker: { index: a.index, nodeId, bindings, peerPorts: new Set(a.peerPorts), privateUdpPort: a.privateUdpPort },
+      worker: { index: a.index, nodeId, bindings, peerPorts: new Set(a.peerPorts), httpPorts: a.httpPorts, privateUdpPort: a.privateUdpPort },
     })
   } catch (e) {
     log.error('worker failed to start', { worker: a.index, error: (e as Error).message })

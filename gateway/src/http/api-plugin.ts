@@ -18,7 +18,7 @@ export interface ApiDeps {
    */
   nodeId?: string | null
   /** The /metrics exposition (Prometheus text format) and its content type. */
-  metrics: { text(): Promise<string>; readonly contentType: string }
+  metrics: { text(): Promise<string>; json(): Promise<unknown[]>; readonly contentType: string }
   /** `/json` when JSON signaling is served, else null (client config). */
   jsonWebSocketPath: string | null
   /**
@@ -89,7 +89,9 @@ export function apiPlugin(deps: ApiDeps) {
         })),
       }
     })
-    .get('/metrics', async ({ set }) => {
+    .get('/metrics', async ({ set, query }) => {
+      // prom-client's JSON, which the workers of one gateway are aggregated from (cluster/admin-fan-out.ts).
+      if (query.format === 'json') return await deps.metrics.json()
       set.headers['content-type'] = deps.metrics.contentType
       return await deps.metrics.text()
     })

@@ -36,7 +36,7 @@ export interface HttpAppDeps {
   /** Bans and security counters, for /api/security/bans. */
   security: SecurityAdmin
   /** The /metrics exposition (gateway-metrics.ts). */
-  metrics: { text(): Promise<string>; readonly contentType: string }
+  metrics: { text(): Promise<string>; json(): Promise<unknown[]>; readonly contentType: string }
   /** The STUN service's bound port, once it listens. */
   stunPort(): number | undefined
   /** The HTTP server's bound port, once it listens (our WS sent-by). */
@@ -49,6 +49,11 @@ export interface HttpAppDeps {
   cdr: { reader: CdrPluginDeps['cdrs']; calls: CdrPluginDeps['calls']; hangUp: CdrPluginDeps['hangUp'] } | null
   /** Dial plan explain and trunk states (GET /api/route/explain, /api/trunks). */
   routing: Pick<RoutePluginDeps, 'explain'> & Pick<TrunksPluginDeps, 'trunkStatuses'>
+  /**
+   * A worker's admin fan-out (cluster/admin-fan-out.ts): null for a request answered here, else
+   * the merged answer of every worker. Absent in a single process.
+   */
+  fanOut?: (request: Request) => Promise<Response> | null
   /** The load history the admin page charts (stats-history.ts, GET /api/stats/history); absent: not served. */
   statsHistory?: StatsHistoryPluginDeps['history']
 }
@@ -57,7 +62,10 @@ export interface HttpAppDeps {
 export function createHttpApp(deps: HttpAppDeps) {
   const { config, users } = deps
   const secure = config.http.tls !== undefined
+  const fanOut = deps.fanOut
   return new Elysia()
+    // Before any route: endpoints whose state is each worker's own are answered by all of them.
+    .onRequest(fanOut === undefined ? () => {} : ({ request }) => fanOut(request) ?? undefined)
     .use(apiPlugin({
       domain: config.domain,
       adminToken: config.adminToken,

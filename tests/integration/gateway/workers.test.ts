@@ -84,6 +84,11 @@ async function registrations(): Promise<Registration[]> {
   return ((await res.json()) as { registrations: Registration[] }).registrations
 }
 
+/** An admin request on a new connection (so that either worker may take it). */
+function admin(method: string, path: string): Promise<Response> {
+  return fetch(`${httpUrl}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, connection: 'close' }, keepalive: false })
+}
+
 /** Until `check` holds for the registrations as 6 fresh connections in a row see them. */
 async function everyWorkerSees(check: (r: Registration[]) => boolean, what: string): Promise<Registration[]> {
   const deadline = Date.now() + 8000
@@ -205,6 +210,17 @@ describe('two workers', () => {
 
     // A call within worker 0, up while worker 1 dies.
     const local = await establish(a0.client, b0.client)
+    // The admin API answers for every worker, whichever takes the connection: the call in
+    // progress is listed (worker 0's), the bindings gauge is not doubled by two copies.
+    for (let i = 0; i < 6; i++) {
+      const calls = await admin('GET', '/api/calls')
+      expect(calls.status).toBe(200)
+      const body = await calls.json() as { total: number; calls: Array<{ callId: string }> }
+      expect(body.calls.map((c) => c.callId), `GET /api/calls #${i}`).toContain(local.call.callId)
+      const metrics = await (await admin('GET', '/metrics')).text()
+      const bindings = Number(/^patchbay_sip_registrar_bindings (\d+)$/m.exec(metrics)?.[1])
+      expect(bindings, 'bindings gauge, workers aggregated').toBe((await registrations()).length)
+    }
     const udpBefore = (await registrations()).filter((x) => x.aor.includes('wk-udp')).length
     expect(udpBefore).toBe(UDP_USERS.length)
     const deadPid = workerPid(1)
@@ -227,7 +243,13 @@ describe('two workers', () => {
     // And calls work again through whichever worker takes the new connection.
     const late = await wsUser(CALLER)
     const again = await establish(late.client, b0.client)
-    await hangUp(late.client, b0.client, again.call)
+    // The operator hangs it up through whichever worker takes the request: BYE to both sides.
+    const del = await admin('DELETE', `/api/calls/${encodeURIComponent(again.call.callId)}`)
+    expect(del.status).toBe(204)
+    const byeToCallee = await b0.client.waitForRequest('BYE', again.call.callId)
+    b0.client.respond(byeToCallee, 200)
+    const byeToCaller = await late.client.waitForRequest('BYE', again.call.callId)
+    late.client.respond(byeToCaller, 200)
   })
 })
 
