@@ -43,6 +43,7 @@ import { createCallRouting, type CallRouting } from './call-routing.ts'
 import type { DnsLocator } from './sip/dns/dns-locator.ts'
 import type { Flow } from './sip/transport/flow.ts'
 import { adminFanOut } from './cluster/admin-fan-out.ts'
+import type { BanReason } from './sip/security/ban-list.ts'
 import type { CallEventSink } from './sip/proxy/call-events.ts'
 import { CdrStore, cdrDatabasePath, openCdrDatabase } from './store/cdr-store.ts'
 import { CallRecorder } from './cdr/call-recorder.ts'
@@ -78,6 +79,16 @@ export interface WorkerRole {
   peerPorts: ReadonlySet<number>
   /** Every worker's private HTTP port on 127.0.0.1 (index = worker), for the admin fan-out. */
   httpPorts: readonly number[]
+  /** Messages to and from the siblings through the master (bans; bindings have their store). */
+  channel: WorkerChannel
+}
+
+/** A worker's IPC channel to the master, which passes `relay`ed messages to every other worker. */
+export interface WorkerChannel {
+  /** Sends to every other worker (through the master). */
+  relay(message: { t: string } & Record<string, unknown>): void
+  /** Handles messages of type `t` from other workers. */
+  on(t: string, handler: (message: Record<string, unknown>) => void): void
 }
 
 /** The object graph of one gateway, before anything listens. */
@@ -307,6 +318,15 @@ export function createGateway(config: GatewayConfig, options: CreateGatewayOptio
     counters: { callsStarted: () => cdr?.recorder.stats.started ?? 0, callsAnswered: () => cdr?.recorder.stats.answered ?? 0 },
   })
   statsHistory.start()
+  if (worker !== undefined) {
+    // A source banned by one worker is banned by all: the kernel hands a scanner's other
+    // source ports to the other workers.
+    security.bans.onBan = (source, seconds, reason, username) => worker.channel.relay({ t: 'ban', source, seconds, reason, username })
+    worker.channel.on('ban', (m) => {
+      if (typeof m.source !== 'string' || typeof m.seconds !== 'number') return
+      security.bans.adopt(m.source, m.seconds, m.reason as BanReason, typeof m.username === 'string' ? m.username : undefined)
+    })
+  }
   const gateway: Gateway = {
     config, scheduler, local, users, transport, transactions, proxy, anchoredCalls, location, security, jsonSignaling, media, stun, metrics,
     bindingsRestored: restored.restored,

@@ -188,8 +188,11 @@ export class WorkerPool {
   }
 
   private onMessage(slot: Slot, message: unknown): void {
-    const t = (message as { t?: unknown } | null)?.t
-    if (t === 'bindings') this.relay?.receive(slot.index, message)
+    const t = (message as { t?: unknown; relay?: unknown } | null)?.t
+    if ((message as { relay?: unknown }).relay === true) {
+      // For every other worker (WorkerChannel.relay: bans).
+      for (const other of this.slots) if (other !== slot && other.ready) other.proc?.send(message)
+    } else if (t === 'bindings') this.relay?.receive(slot.index, message)
     else if (t === 'hello') this.relay?.attach(slot.index)
     else if (t === 'reloaded') {
       const m = message as { ok?: unknown; needsRestart?: unknown }

@@ -14,6 +14,7 @@ import { loadConfig, formatConfigError } from '../config/loader.ts'
 import type { GatewayConfig } from '../config/schema.ts'
 import { logger, setLogFields } from '../base/log.ts'
 import { startGateway, type RunningGateway } from '../main.ts'
+import type { WorkerChannel } from '../gateway.ts'
 import { RelayedBindingStore, type BindingsMessage } from '../store/relayed-binding-store.ts'
 
 const log = logger('cluster.worker')
@@ -79,15 +80,24 @@ async function runWorker(): Promise<void> {
   const bindings = config.store.redis === undefined
     ? new RelayedBindingStore({ nodeId, send: (m: BindingsMessage) => { send(m) } })
     : null
-  // Messages from the master (the bindings snapshot first) are buffered by the store until
-  // the location service is attached.
-  process.on('message', (m: unknown) => bindings?.receive(m))
+  // Messages from the master: the bindings snapshot and changes (buffered by the store until
+  // the location service is attached), and what siblings relay (bans).
+  const handlers = new Map<string, (m: Record<string, unknown>) => void>()
+  const channel: WorkerChannel = {
+    relay: (m) => { send({ ...m, relay: true }) },
+    on: (t, handler) => { handlers.set(t, handler) },
+  }
+  process.on('message', (m: unknown) => {
+    const t = (m as { t?: unknown } | null)?.t
+    if (t === 'snapshot' || t === 'bindings') bindings?.receive(m)
+    else if (typeof t === 'string') handlers.get(t)?.(m as Record<string, unknown>)
+  })
   send({ t: 'hello', index: a.index })
 
   let gateway: RunningGateway
   try {
     gateway = await startGateway(config, {
-      worker: { index: a.index, nodeId, bindings, peerPorts: new Set(a.peerPorts), httpPorts: a.httpPorts, privateUdpPort: a.privateUdpPort },
+      worker: { index: a.index, nodeId, bindings, peerPorts: new Set(a.peerPorts), httpPorts: a.httpPorts, channel, privateUdpPort: a.privateUdpPort },
     })
   } catch (e) {
     log.error('worker failed to start', { worker: a.index, error: (e as Error).message })

@@ -18,6 +18,7 @@ import { PeerProcess, PeerSet, requireBinary } from '../../support/processes.ts'
 import { SIPP_SCENARIOS, expectAllSucceeded, runSipp, sippCsv, startSipp } from '../../support/sipp.ts'
 import { freePortRange } from '../../support/ports.ts'
 import { WsSipClient, fakeAnswerFor, fakeSdp } from '../../support/ws-sip-client.ts'
+import { digestCredentials, parseDigestChallenge } from '../../support/digest.ts'
 
 setDefaultTimeout(60_000)
 
@@ -54,6 +55,8 @@ beforeAll(async () => {
     `store: { path: "${join(dir, 'bindings.sqlite')}" }`,
     'workers: { count: 2 }',
     'auth: { algorithms: [MD5, SHA-256] }',
+    // A scanner on 127.0.0.5 is banned after 4 wrong passwords (the tests' own peers use 127.0.0.1).
+    'security: { bans: { action: reject }, bruteForce: { maxFailuresPerSource: 4 } }',
     `adminToken: ${TOKEN}`,
     `log: { level: ${process.env.WK_LOG ?? 'info'} }`,
     '',
@@ -142,6 +145,47 @@ async function hangUp(alice: WsSipClient, bob: WsSipClient, call: Awaited<Return
   await alice.waitForResponse({ status: 200, method: 'BYE', callId: call.callId })
 }
 
+const SCANNER = '127.0.0.5'
+
+/** A UDP socket on `address` that sends one request and returns the first response (or null after 1.5 s). */
+async function udpClient(address: string) {
+  const inbox: string[] = []
+  let wake: (() => void) | null = null
+  const sock = await Bun.udpSocket({
+    hostname: address, port: 0,
+    socket: { data: (_s, data) => { inbox.push(new TextDecoder().decode(data)); wake?.() } },
+  })
+  return {
+    port: sock.port,
+    async request(text: string): Promise<string | null> {
+      inbox.length = 0
+      sock.send(text.replaceAll('\n', '\r\n'), udpPort, '127.0.0.1')
+      const deadline = Date.now() + 1500
+      while (Date.now() < deadline) {
+        const final = inbox.find((m) => !m.startsWith('SIP/2.0 1'))
+        if (final !== undefined) return final
+        await new Promise<void>((r) => { wake = r; setTimeout(r, 50) })
+      }
+      return null
+    },
+    close: () => sock.close(),
+  }
+}
+
+function register(port: number, n: number, authorization?: string): string {
+  return `REGISTER sip:${DOMAIN} SIP/2.0
+Via: SIP/2.0/UDP ${SCANNER}:${port};branch=z9hG4bKscan${port}x${n};rport
+From: <sip:${UDP_USERS[0]}@${DOMAIN}>;tag=scan${port}
+To: <sip:${UDP_USERS[0]}@${DOMAIN}>
+Call-ID: scan-${port}@${SCANNER}
+CSeq: ${n} REGISTER
+Contact: <sip:scan@${SCANNER}:${port}>
+Max-Forwards: 70
+${authorization !== undefined ? `Authorization: ${authorization}\n` : ''}Content-Length: 0
+
+`
+}
+
 describe('two workers', () => {
   test('both workers listen on the same UDP, TCP and HTTP ports, each with its own private UDP port', () => {
     const out = gw.output()
@@ -185,6 +229,41 @@ describe('two workers', () => {
     const ports = new Set([...uasResult.messages.matchAll(/Via: SIP\/2\.0\/UDP 127\.0\.0\.1:(\d+);branch=z9hG4bK[^\r\n]*\r?\n/g)].map((m) => Number(m[1])))
     const [p0, p1] = /private UDP ports (\d+), (\d+)/.exec(gw.output())!.slice(1).map(Number)
     expect(ports.has(p0!) || ports.has(p1!), `Via ports seen by the UAS: ${[...ports].join(', ')}`).toBe(true)
+  })
+
+  test('a password scanner banned by one worker is refused by both, whatever its source port', async () => {
+    const first = await udpClient(SCANNER)
+    let n = 0
+    let banned = false
+    for (let i = 0; i < 8 && !banned; i++) {
+      const challenge = await first.request(register(first.port, ++n))
+      expect(challenge).not.toBeNull()
+      if (challenge!.startsWith('SIP/2.0 403')) { banned = true; break }
+      expect(challenge!.split('\r\n')[0]).toBe('SIP/2.0 401 Unauthorized')
+      const www = /^WWW-Authenticate: (.*)$/im.exec(challenge!)![1]!
+      const auth = digestCredentials({ challenge: parseDigestChallenge(www)!, username: UDP_USERS[0]!, password: 'guess' + i, method: 'REGISTER', uri: `sip:${DOMAIN}` })
+      const answer = await first.request(register(first.port, ++n, auth))
+      if (answer?.startsWith('SIP/2.0 403')) banned = true
+    }
+    first.close()
+    expect(banned, 'the scanner is banned after 4 wrong passwords').toBe(true)
+    // The ban reaches the other worker through the master within milliseconds.
+    await Bun.sleep(200)
+    // 16 new source ports: the kernel hands about half of them to the other worker.
+    const statuses: string[] = []
+    for (let i = 0; i < 16; i++) {
+      const c = await udpClient(SCANNER)
+      statuses.push((await c.request(register(c.port, 1)))?.split('\r\n')[0] ?? 'no answer')
+      c.close()
+    }
+    expect(new Set(statuses), statuses.join(', ')).toEqual(new Set(['SIP/2.0 403 Forbidden']))
+    const bans = await (await admin('GET', '/api/security/bans')).json() as { bans: Array<{ source: string }> }
+    expect(bans.bans.filter((b) => b.source === SCANNER)).toHaveLength(1)
+    // Lifted through whichever worker takes the request: both let it in again.
+    expect((await admin('DELETE', `/api/security/bans/${SCANNER}`)).status).toBeLessThan(300)
+    const again = await udpClient(SCANNER)
+    expect((await again.request(register(again.port, 1)))?.split('\r\n')[0]).toBe('SIP/2.0 401 Unauthorized')
+    again.close()
   })
 
   test('WebSocket users on different workers call each other; a worker killed mid-call is restarted, the other worker\'s call goes on, and the bindings stay', async () => {

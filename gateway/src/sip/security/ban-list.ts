@@ -67,6 +67,11 @@ export class BanList {
   private readonly scheduler: Pick<Scheduler, 'now' | 'unixSeconds'>
   private readonly maxEntries: number
   private readonly counters: BanListStats = { total: 0, refused: 0, lifted: 0, evicted: 0 }
+  /**
+   * Told of every new ban placed by `ban` (not by `adopt`): the worker processes of one
+   * gateway share their bans this way (docs/architecture.md §4b).
+   */
+  onBan: ((source: string, seconds: number, reason: BanReason, username?: string) => void) | null = null
 
   /** @throws RangeError when maxEntries < 1 (programming error) */
   constructor(options: BanListOptions) {
@@ -95,7 +100,19 @@ export class BanList {
     if (this.bans.size >= this.maxEntries) this.makeRoom(now)
     this.bans.set(source, { reason, username, since: now, until, refused: 0 })
     this.counters.total++
+    this.onBan?.(source, seconds, reason, username)
     return true
+  }
+
+  /** A ban another worker placed: applied like `ban`, without telling `onBan` again. */
+  adopt(source: string, seconds: number, reason: BanReason, username?: string): boolean {
+    const listener = this.onBan
+    this.onBan = null
+    try {
+      return this.ban(source, seconds, reason, username)
+    } finally {
+      this.onBan = listener
+    }
   }
 
   /**
