@@ -58,7 +58,7 @@ export interface CreateGatewayOptions {
   softphone?: Map<string, StaticAsset> | null
   /** RFC 3263 DNS (tests); default node:dns with `dns.servers`. */
   locator?: DnsLocator
-  /** This process is one of several workers (cluster/worker.ts); absent: the whole gateway. */
+  /** This process is one of several workers (gateway/src/worker.ts); absent: the whole gateway. */
   worker?: WorkerRole
 }
 

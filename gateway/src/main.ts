@@ -95,7 +95,7 @@ export interface StartOptions {
   /** The softphone's files; default: read from softphone/dist (null when not built). */
   softphone?: Map<string, StaticAsset> | null
   /**
-   * Run as one of several workers (cluster/worker.ts): the listeners are bound with
+   * Run as one of several workers (gateway/src/worker.ts): the listeners are bound with
    * SO_REUSEPORT and the worker's private UDP port (`privateUdpPort`) is bound too and
    * advertised in Via and Record-Route (docs/architecture.md §4b).
    */

@@ -1,7 +1,7 @@
 /**
  * The master process of a gateway running on every core (docs/architecture.md §4b): it binds
  * no SIP socket itself. It resolves the ports (a port of 0 becomes a free one, so that every
- * worker binds the same), starts `count` worker processes (cluster/worker.ts) with an IPC
+ * worker binds the same), starts `count` worker processes (gateway/src/worker.ts) with an IPC
  * channel, relays the bindings between them (cluster/binding-relay.ts, the single bun:sqlite
  * writer) unless store.redis shares them, forwards SIGHUP, and restarts a worker that dies
  * (after 0.5 s, doubling up to 30 s while it keeps dying within 10 s of its start). The other
@@ -14,11 +14,11 @@ import { logger } from '../base/log.ts'
 import type { GatewayConfig } from '../config/schema.ts'
 import { openDatabase } from '../store/database.ts'
 import { BindingRelay } from './binding-relay.ts'
-import type { ReadyMessage, WorkerAssignment } from './worker.ts'
+import type { ReadyMessage, WorkerAssignment } from './worker-assignment.ts'
 
 const log = logger('cluster')
 
-const WORKER_SCRIPT = join(import.meta.dir, 'worker.ts')
+const WORKER_SCRIPT = join(import.meta.dir, '..', 'worker.ts')
 const RESTART_MIN_MS = 500
 const RESTART_MAX_MS = 30_000
 /** A worker that lived this long before dying is restarted after the minimum delay again. */

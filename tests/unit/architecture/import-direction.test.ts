@@ -39,6 +39,7 @@ const LAYERS: ReadonlyArray<readonly [string, number]> = [
   ['media', 30],
   ['cdr', 35],
   ['signaling-json', 40],
+  ['cluster', 45],
   ['http', 50],
   ['', 60],
 ]

@@ -1,7 +1,7 @@
 /**
  * One worker process of a gateway running on every core (docs/architecture.md §4b), started by
- * the master (cluster/worker-pool.ts) as `bun gateway/src/cluster/worker.ts` with its
- * assignment in the environment (PATCHBAY_WORKER, JSON: WorkerAssignment).
+ * the master (cluster/worker-pool.ts) as `bun gateway/src/worker.ts` with its assignment in
+ * the environment (PATCHBAY_WORKER, JSON: cluster/worker-assignment.ts WorkerAssignment).
  *
  * It loads the configuration itself (the same folder; SIGHUP reloads it as a single process
  * does), takes the ports the master resolved, its slice of the RTP port range and its private
@@ -10,54 +10,15 @@
  * shares them. It tells the master `{ t: 'ready', ... }` once it listens; SIGTERM shuts it down
  * gracefully like the single process.
  */
-import { loadConfig, formatConfigError } from '../config/loader.ts'
-import type { GatewayConfig } from '../config/schema.ts'
-import { logger, setLogFields } from '../base/log.ts'
-import { startGateway, type RunningGateway } from '../main.ts'
-import type { WorkerChannel } from '../gateway.ts'
-import { RelayedBindingStore, type BindingsMessage } from '../store/relayed-binding-store.ts'
+import { loadConfig, formatConfigError } from './config/loader.ts'
+import type { GatewayConfig } from './config/schema.ts'
+import { logger, setLogFields } from './base/log.ts'
+import { startGateway, type RunningGateway } from './main.ts'
+import type { WorkerChannel } from './gateway.ts'
+import { workerConfig, type ReadyMessage, type WorkerAssignment } from './cluster/worker-assignment.ts'
+import { RelayedBindingStore, type BindingsMessage } from './store/relayed-binding-store.ts'
 
 const log = logger('cluster.worker')
-
-/** What the master hands a worker (PATCHBAY_WORKER). Ports are concrete (never 0). */
-export interface WorkerAssignment {
-  index: number
-  count: number
-  /** The configuration folder, or null for the embedded defaults. */
-  configDir: string | null
-  ports: { udp: number; tcp: number; tls: number | null; http: number; stun: number | null }
-  /** This worker's private UDP port. */
-  privateUdpPort: number
-  /** The shared UDP port and every worker's private port. */
-  peerPorts: number[]
-  /** Every worker's private HTTP port on 127.0.0.1 (admin fan-out). */
-  httpPorts: number[]
-}
-
-/** Worker -> master once listening. */
-export interface ReadyMessage {
-  t: 'ready'
-  index: number
-  privateUdpPort: number
-}
-
-/**
- * The configuration a worker runs: the loaded one with the master's concrete ports and the
- * worker's share of media.rtpPortMin..rtpPortMax (count equal slices; a relay port is
- * allocated by one process only).
- */
-export function workerConfig(config: GatewayConfig, a: WorkerAssignment): GatewayConfig {
-  const span = config.media.rtpPortMax - config.media.rtpPortMin + 1
-  const slice = Math.floor(span / a.count)
-  const rtpPortMin = config.media.rtpPortMin + a.index * slice
-  return {
-    ...config,
-    sip: { ...config.sip, udpPort: a.ports.udp, tcpPort: a.ports.tcp, ...(a.ports.tls !== null ? { tlsPort: a.ports.tls } : {}) },
-    http: { ...config.http, port: a.ports.http },
-    ice: { ...config.ice, stun: { ...config.ice.stun, ...(a.ports.stun !== null ? { port: a.ports.stun } : {}) } },
-    media: { ...config.media, rtpPortMin, rtpPortMax: rtpPortMin + slice - 1 },
-  }
-}
 
 function load(a: WorkerAssignment): GatewayConfig | null {
   const loaded = loadConfig(a.configDir)
@@ -69,7 +30,7 @@ function load(a: WorkerAssignment): GatewayConfig | null {
 async function runWorker(): Promise<void> {
   const a = JSON.parse(process.env.PATCHBAY_WORKER ?? 'null') as WorkerAssignment | null
   if (a === null || typeof process.send !== 'function') {
-    console.error('cluster/worker.ts is started by the gateway (gateway.workers > 1), not by hand')
+    console.error('gateway/src/worker.ts is started by the gateway (gateway.workers > 1), not by hand')
     process.exit(2)
   }
   const send = process.send.bind(process)
