@@ -230,46 +230,51 @@ export class WorkerPool {
   }
 }
 
-/** A free port on `host` for `kind` (bound, read and released). */
-async function freePort(host: string, kind: 'udp' | 'tcp'): Promise<number> {
-  if (kind === 'udp') {
-    const s = await Bun.udpSocket({ hostname: host, port: 0 })
-    const port = s.port
-    s.close()
-    return port
+/**
+ * Free ports, each held bound until `release`, so that no two picks are the same port (a
+ * released port may be handed out again at once).
+ */
+class PortPicker {
+  private readonly held: Array<() => void> = []
+
+  async pick(host: string, kind: 'udp' | 'tcp'): Promise<number> {
+    if (kind === 'udp') {
+      const s = await Bun.udpSocket({ hostname: host, port: 0 })
+      this.held.push(() => s.close())
+      return s.port
+    }
+    const l = Bun.listen({ hostname: host, port: 0, socket: { data() {} } })
+    this.held.push(() => l.stop(true))
+    return l.port
   }
-  const l = Bun.listen({ hostname: host, port: 0, socket: { data() {} } })
-  const port = l.port
-  l.stop(true)
-  return port
+
+  release(): void {
+    for (const r of this.held.splice(0)) r()
+  }
 }
 
 /**
  * Every listener's port: as configured, a free one for 0. Private UDP ports: udpPortBase + i,
- * else sip.udpPort + 10 + i, else (sip.udpPort 0) free ones.
+ * else sip.udpPort + 10 + i, else (sip.udpPort 0) free ones. Private HTTP ports: free ones.
  */
 export async function resolvePorts(config: GatewayConfig, count: number): Promise<ClusterPorts> {
   const sipHost = config.sip.host
-  const udp = config.sip.udpPort || await freePort(sipHost, 'udp')
-  const tcp = config.sip.tcpPort || await freePort(sipHost, 'tcp')
-  const tls = config.sip.tlsPort === undefined || !config.sip.tls ? null : config.sip.tlsPort || await freePort(sipHost, 'tcp')
-  const http = config.http.port || await freePort(config.http.host, 'tcp')
-  const stun = config.ice.stun.enabled ? config.ice.stun.port || await freePort(config.ice.stun.host ?? sipHost, 'udp') : null
-  const privateUdp: number[] = []
-  const base = config.workers.udpPortBase ?? (config.sip.udpPort === 0 ? null : config.sip.udpPort + 10)
-  for (let i = 0; i < count; i++) {
-    if (base !== null) privateUdp.push(base + i)
-    else {
-      let p = await freePort(sipHost, 'udp')
-      while (p === udp || p === stun || privateUdp.includes(p)) p = await freePort(sipHost, 'udp')
-      privateUdp.push(p)
+  const picker = new PortPicker()
+  try {
+    const udp = config.sip.udpPort || await picker.pick(sipHost, 'udp')
+    const tcp = config.sip.tcpPort || await picker.pick(sipHost, 'tcp')
+    const tls = config.sip.tlsPort === undefined || !config.sip.tls ? null : config.sip.tlsPort || await picker.pick(sipHost, 'tcp')
+    const http = config.http.port || await picker.pick(config.http.host, 'tcp')
+    const stun = config.ice.stun.enabled ? config.ice.stun.port || await picker.pick(config.ice.stun.host ?? sipHost, 'udp') : null
+    const base = config.workers.udpPortBase ?? (config.sip.udpPort === 0 ? null : config.sip.udpPort + 10)
+    const privateUdp: number[] = []
+    const privateHttp: number[] = []
+    for (let i = 0; i < count; i++) {
+      privateUdp.push(base !== null ? base + i : await picker.pick(sipHost, 'udp'))
+      privateHttp.push(await picker.pick('127.0.0.1', 'tcp'))
     }
+    return { udp, tcp, tls, http, stun, privateUdp, privateHttp }
+  } finally {
+    picker.release()
   }
-  const privateHttp: number[] = []
-  for (let i = 0; i < count; i++) {
-    let p = await freePort('127.0.0.1', 'tcp')
-    while (privateHttp.includes(p) || p === http) p = await freePort('127.0.0.1', 'tcp')
-    privateHttp.push(p)
-  }
-  return { udp, tcp, tls, http, stun, privateUdp, privateHttp }
 }
