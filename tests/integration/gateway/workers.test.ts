@@ -3,7 +3,8 @@
  * user runs it: `bun gateway/src/main.ts --config DIR` with `workers: { count: 2 }`. Both
  * workers share the SIP UDP, TCP and HTTP/WebSocket ports (SO_REUSEPORT, so the kernel spreads
  * new requests and connections over them); each writes its private UDP port in Via and
- * Record-Route, and the bindings go through the master.
+ * Record-Route. Every test runs twice: bindings shared through the master (the default), and
+ * on a Redis (`store.redis`: each worker is a Redis node `gw-w<i>`).
  *
  * Real peers: SIPp with one UDP socket per call (`-t un`, so that calls come from many source
  * ports and land on both workers) and SIP over WebSocket clients. The failure path: one worker
@@ -19,6 +20,7 @@ import { SIPP_SCENARIOS, expectAllSucceeded, runSipp, sippCsv, startSipp } from 
 import { freePortRange } from '../../support/ports.ts'
 import { WsSipClient, fakeAnswerFor, fakeSdp } from '../../support/ws-sip-client.ts'
 import { digestCredentials, parseDigestChallenge } from '../../support/digest.ts'
+import { startRedis, type RedisPeer } from '../../support/redis.ts'
 
 setDefaultTimeout(60_000)
 
@@ -33,6 +35,9 @@ const CALLEE = 'wk-callee'
 
 let dir: string
 let gw: PeerProcess
+let redis: RedisPeer | null = null
+/** The node id worker i has in the shared location service (`w0`; `gw-w0` on Redis). */
+let nodeName: (i: number) => string
 let udpPort: number
 let httpUrl: string
 let wsUrl: string
@@ -43,16 +48,19 @@ function userYaml(name: string): string {
   return `  - username: "${name}"\n    ha1: "${ha1('MD5', name, DOMAIN, PASSWORD)}"\n    ha1Sha256: "${ha1('SHA-256', name, DOMAIN, PASSWORD)}"\n`
 }
 
-beforeAll(async () => {
+/** Starts the CLI with two workers; bindings through the master, or on a Redis of its own. */
+async function startCluster(store: 'master' | 'redis'): Promise<void> {
   requireBinary('sipp', 'sip-tester')
   dir = mkdtempSync(join(tmpdir(), 'patchbay-workers-'))
+  redis = store === 'redis' ? await startRedis() : null
+  nodeName = (i) => (redis === null ? `w${i}` : `gw-w${i}`)
   writeFileSync(join(dir, 'gateway.yaml'), [
     `domain: ${DOMAIN}`,
     'http: { host: 127.0.0.1, port: 0 }',
     'sip: { host: 127.0.0.1, udpPort: 0, tcpPort: 0 }',
     'ice: { stun: { enabled: false } }',
     'media: { driver: none }',
-    `store: { path: "${join(dir, 'bindings.sqlite')}" }`,
+    `store: { path: "${join(dir, 'bindings.sqlite')}"${redis === null ? '' : `, redis: { url: "${redis.url}", nodeId: gw }`} }`,
     'workers: { count: 2 }',
     'auth: { algorithms: [MD5, SHA-256] }',
     // A scanner on 127.0.0.5 is banned after 4 wrong passwords (the tests' own peers use 127.0.0.1).
@@ -68,15 +76,16 @@ beforeAll(async () => {
   udpPort = Number(/SIP UDP\s+127\.0\.0\.1:(\d+)/.exec(gw.output())![1])
   httpUrl = `http://127.0.0.1:${/softphone\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(gw.output())![1]}`
   wsUrl = `${httpUrl.replace('http:', 'ws:')}/sip`
-})
+}
 
-afterAll(async () => {
+async function stopCluster(): Promise<void> {
   if (process.env.WK_LOG !== undefined) writeFileSync('/tmp/wk-gw.log', gw?.output() ?? '')
-  for (const c of clients) c.close()
+  for (const c of clients.splice(0)) c.close()
   await peers.killAll()
   await gw?.kill()
+  await redis?.stop()
   if (dir) rmSync(dir, { recursive: true, force: true })
-})
+}
 
 interface Registration { aor: string; contact: string; transport: string; node: string | null }
 
@@ -123,8 +132,8 @@ async function wsUser(username: string): Promise<{ client: WsSipClient; node: st
   expect(final.status, final.raw).toBe(200)
   const mine = (await everyWorkerSees((r) => r.some((x) => x.contact === client.contactUri), `${username}'s binding`))
     .find((x) => x.contact === client.contactUri)!
-  expect(mine.node === 'w0' || mine.node === 'w1', `node of ${username}: ${mine.node}`).toBe(true)
-  return { client, node: mine.node! }
+  expect(mine.node === nodeName(0) || mine.node === nodeName(1), `node of ${username}: ${mine.node}`).toBe(true)
+  return { client, node: mine.node === nodeName(0) ? 'w0' : 'w1' }
 }
 
 /** alice calls bob (both WebSocket clients): INVITE, 200, ACK; returns the call for the BYE. */
@@ -186,7 +195,10 @@ ${authorization !== undefined ? `Authorization: ${authorization}\n` : ''}Content
 `
 }
 
-describe('two workers', () => {
+for (const store of ['master', 'redis'] as const) describe(`two workers, bindings shared through ${store === 'master' ? 'the master' : 'Redis'}`, () => {
+  beforeAll(() => startCluster(store))
+  afterAll(stopCluster)
+
   test('both workers listen on the same UDP, TCP and HTTP ports, each with its own private UDP port', () => {
     const out = gw.output()
     expect(workerPid(0)).not.toBe(workerPid(1))
@@ -204,7 +216,7 @@ describe('two workers', () => {
     expectAllSucceeded(result, UDP_USERS.length)
     const seen = await everyWorkerSees((r) => r.filter((x) => x.aor.includes('wk-udp')).length === UDP_USERS.length, `${UDP_USERS.length} UDP bindings`)
     const nodes = new Set(seen.filter((x) => x.aor.includes('wk-udp')).map((x) => x.node))
-    expect([...nodes].sort(), 'the kernel spread the REGISTERs over both workers').toEqual(['w0', 'w1'])
+    expect([...nodes].sort(), 'the kernel spread the REGISTERs over both workers').toEqual([nodeName(0), nodeName(1)])
   })
 
   test('30 SIPp calls from 30 source ports to a registered SIPp UAS: responses and in-dialog requests reach the worker that holds each transaction', async () => {
@@ -330,6 +342,19 @@ describe('two workers', () => {
     const byeToCaller = await late.client.waitForRequest('BYE', again.call.callId)
     late.client.respond(byeToCaller, 200)
   })
+
+  if (store === 'master') {
+    test('the master is the bindings\' single sqlite writer: after a restart of the whole gateway both workers know the UDP phones again', async () => {
+      await gw.kill(15_000)
+      gw = new PeerProcess('gateway', [process.execPath, MAIN, '--config', dir])
+      await gw.waitFor(/workers\s+2 \(private UDP ports \d+, \d+\)/, 20_000)
+      httpUrl = `http://127.0.0.1:${/softphone\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(gw.output())![1]}`
+      const seen = await everyWorkerSees((r) => r.filter((x) => x.aor.includes('wk-udp')).length === UDP_USERS.length, 'the restored UDP bindings')
+      // Restored rows belong to no worker's connection: they are reached directly.
+      expect(seen.filter((x) => x.aor.includes('wk-udp')).every((x) => x.transport === 'UDP')).toBe(true)
+      expect(seen.some((x) => x.transport === 'WS')).toBe(false)
+    })
+  }
 })
 
 async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
