@@ -4,7 +4,10 @@
  * saturates; both drivers in the same run, on the same machine.
  *
  *   bun bench/media.ts [--quick] [--only embedded|rtpengine] [--steps 1,10,25,50,100]
- *                      [--seconds 10]
+ *                      [--seconds 10] [--workers N]
+ *
+ * `--workers N` runs the embedded driver as the gateway's N workers do: N processes, each on
+ * its slice of the RTP ports, calls spread over them (the CPU is their sum).
  *
  * One call = one browser-like WebRTC leg and one plain RTP leg, relayed by the driver:
  *
@@ -84,6 +87,13 @@ interface ChildSpec {
   rtpPortMin?: number
   rtpPortMax?: number
   ngPort?: number
+  /**
+   * Embedded only: this many driver processes, as the gateway's workers each run their own
+   * embedded driver on a slice of the RTP ports (docs/architecture.md §4b). The child then
+   * only routes requests (a new call round-robin, the call's later requests to the process
+   * holding it); its driver processes are its children, so the relay's CPU is the tree's.
+   */
+  workers?: number
 }
 
 type ChildRequest = { id: number; op: 'offer' | 'answer' | 'delete' | 'active' | 'close'; request?: never }
@@ -91,6 +101,7 @@ type ChildRequest = { id: number; op: 'offer' | 'answer' | 'delete' | 'active' |
 /** Serves one driver over IPC: { id, op, request } -> { id, ok, result | status, message }. */
 function runChild(spec: ChildSpec): void {
   setLogLevel('error')
+  if ((spec.workers ?? 1) > 1) return runWorkerRouter(spec)
   const driver: MediaDriver =
     spec.driver === 'embedded'
       ? new EmbeddedDriver({ bindAddress: LOOPBACK, rtpPortMin: spec.rtpPortMin, rtpPortMax: spec.rtpPortMax })
@@ -110,6 +121,41 @@ function runChild(spec: ChildSpec): void {
     }
   })
   process.send!({ ready: true })
+}
+
+/** `ChildSpec.workers` driver processes behind one IPC endpoint; see ChildSpec.workers. */
+function runWorkerRouter(spec: ChildSpec): void {
+  const n = spec.workers!
+  const span = Math.floor((spec.rtpPortMax! - spec.rtpPortMin! + 1) / n)
+  const drivers = Array.from({ length: n }, (_, i) => new DriverChild({
+    driver: spec.driver, rtpPortMin: spec.rtpPortMin! + i * span, rtpPortMax: spec.rtpPortMin! + (i + 1) * span - 1,
+  }))
+  const holder = new Map<string, DriverChild>()
+  let next = 0
+  const callIdOf = (request: unknown): string => String((request as { session?: { callId?: string }; callId?: string }).session?.callId ?? (request as { callId?: string }).callId)
+  process.on('message', async ({ id, op, request }: ChildRequest) => {
+    try {
+      let result: unknown = null
+      if (op === 'offer') {
+        const d = drivers[next++ % n]!
+        holder.set(callIdOf(request), d)
+        result = await d.call('offer', request)
+      } else if (op === 'answer' || op === 'delete') {
+        const d = holder.get(callIdOf(request))
+        if (d === undefined) throw new Error(`no driver holds call ${callIdOf(request)}`)
+        result = await d.call(op, request)
+        if (op === 'delete') holder.delete(callIdOf(request))
+      } else if (op === 'active') {
+        result = (await Promise.all(drivers.map((d) => d.call<number>('active')))).reduce((a, b) => a + b, 0)
+      } else if (op === 'close') {
+        await Promise.all(drivers.map((d) => d.stop()))
+      } else throw new Error(`unknown op ${String(op)}`)
+      process.send!({ id, ok: true, result })
+    } catch (e) {
+      process.send!({ id, ok: false, status: 0, message: e instanceof Error ? e.message : String(e) })
+    }
+  })
+  void Promise.all(drivers.map((d) => d.ready)).then(() => process.send!({ ready: true }))
 }
 
 /** The parent's handle on a child driver process. */
@@ -561,7 +607,7 @@ async function openCall(driver: DriverChild, name: DriverName, index: number): P
   return { call: null, attempts: maxAttempts, errors }
 }
 
-async function benchDriver(name: DriverName, steps: number[], windowSeconds: number, warmupSeconds: number): Promise<DriverResult> {
+async function benchDriver(name: DriverName, steps: number[], windowSeconds: number, warmupSeconds: number, workers = 1): Promise<DriverResult> {
   const maxCalls = Math.max(...steps)
   let rtpengine: RunningRtpengine | null = null
   let child: DriverChild
@@ -570,9 +616,11 @@ async function benchDriver(name: DriverName, steps: number[], windowSeconds: num
   if (name === 'embedded') {
     const ports = Math.max(64, maxCalls * 2 + 64)
     const rtpPortMin = freeUdpWindow(ports)
-    child = new DriverChild({ driver: 'embedded', rtpPortMin, rtpPortMax: rtpPortMin + ports - 1 })
+    child = new DriverChild({ driver: 'embedded', rtpPortMin, rtpPortMax: rtpPortMin + ports - 1, workers })
     relayPids = child.pid
-    description = `EmbeddedDriver (werift) in child process ${child.pid}; RTP ports ${rtpPortMin}-${rtpPortMin + ports - 1}`
+    description = workers > 1
+      ? `EmbeddedDriver (werift) in ${workers} worker processes under ${child.pid} (calls spread round-robin, each on its slice of RTP ports ${rtpPortMin}-${rtpPortMin + ports - 1})`
+      : `EmbeddedDriver (werift) in child process ${child.pid}; RTP ports ${rtpPortMin}-${rtpPortMin + ports - 1}`
   } else {
     rtpengine = await startRtpengineWide(Math.max(128, maxCalls * 4 + 128))
     child = new DriverChild({ driver: 'rtpengine', ngPort: rtpengine.ngPort })
@@ -778,7 +826,7 @@ function tableRows(results: DriverResult[]): Array<Record<string, string | numbe
 async function main(): Promise<void> {
   const flags = (() => {
     try {
-      return parseFlags(process.argv.slice(2), { quick: 'flag', only: 'value', steps: 'value', seconds: 'value', child: 'value' })
+      return parseFlags(process.argv.slice(2), { quick: 'flag', only: 'value', steps: 'value', seconds: 'value', child: 'value', workers: 'value' })
     } catch (e) {
       console.error(`bench/media.ts: ${(e as Error).message}`)
       process.exit(2)
@@ -812,7 +860,9 @@ async function main(): Promise<void> {
   for (const [k, v] of Object.entries(layout)) console.log(`  ${k}: ${v}`)
 
   const results: DriverResult[] = []
-  for (const d of drivers) results.push(await benchDriver(d, steps, windowSeconds, warmupSeconds))
+  const workers = Number(flags.get('workers') ?? 1)
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers: a positive integer, got ${flags.get('workers')}`)
+  for (const d of drivers) results.push(await benchDriver(d, steps, windowSeconds, warmupSeconds, d === 'embedded' ? workers : 1))
   const loadEnd = loadAverage()
 
   console.log('')
@@ -839,7 +889,7 @@ async function main(): Promise<void> {
     )
   }
   console.log(`load average: start ${loadStart.join(' ')}, end ${loadEnd.join(' ')} (a shared machine: other work competes for the 2 cores)`)
-  const name = `media${quick ? '-quick' : ''}${only ? `-${drivers.join('-')}` : ''}`
+  const name = `media${quick ? '-quick' : ''}${only ? `-${drivers.join('-')}` : ''}${workers > 1 ? `-${workers}w` : ''}`
   const file = writeResult(name, {
     benchmark: 'media', quick, startedAt, machine: machineInfo(), loadavgStart: loadStart, loadavgEnd: loadEnd, layout,
     config: { steps, windowSeconds, warmupSeconds, packetsPerSecondEachWay: 50, codec: 'PCMU/8000 20 ms', lossLimit: LOSS_LIMIT, clockGroups: MediaClock.GROUPS },
