@@ -73,6 +73,21 @@ const INCOMPLETE: ParseResult = Object.freeze({ ok: false, incomplete: true }) a
 const EMPTY_BODY = new Uint8Array(0)
 /** Non-fatal: malformed UTF-8 in a header becomes U+FFFD rather than failing the message. */
 const decoder = new TextDecoder('utf-8')
+/**
+ * Buffer's native UTF-8 slice (`buf.utf8Slice(start, end)`), called on any Uint8Array: the
+ * same decoding as `decoder` (malformed sequences become U+FFFD alike) without the
+ * `subarray` view that TextDecoder needs; it differs only in keeping a leading BOM, which
+ * TextDecoder strips (decodeHead falls back to the decoder for that).
+ */
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (this: Uint8Array, start: number, end: number) => string }).utf8Slice
+
+/** The bytes [start, end) of `data` as UTF-8 text, exactly as `decoder.decode(data.subarray(start, end))`. */
+function decodeHead(data: Uint8Array, start: number, end: number): string {
+  if (utf8Slice === undefined || (end - start >= 3 && data[start] === 0xef && data[start + 1] === 0xbb && data[start + 2] === 0xbf)) {
+    return decoder.decode(data.subarray(start, end))
+  }
+  return utf8Slice.call(data, start, end)
+}
 
 /**
  * The methods of RFC 3261 and its extensions as string constants. A method read from the wire
@@ -271,7 +286,8 @@ function parse(data: Uint8Array, stream: boolean): ParseResult {
     headEnd = len
     bodyStart = len
   }
-  return parseHead(decoder.decode(data.subarray(pos, headEnd)), data.subarray(bodyStart), bodyStart, stream)
+  // Most messages end with the empty line: no view of the (absent) body bytes is made then.
+  return parseHead(decodeHead(data, pos, headEnd), bodyStart < len ? data.subarray(bodyStart) : EMPTY_BODY, bodyStart, stream)
 }
 
 /**

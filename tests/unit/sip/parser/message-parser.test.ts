@@ -252,3 +252,64 @@ describe('parseMessage: stream framing (RFC 3261 §18.3)', () => {
     expect(new TextDecoder().decode(m.body)).toBe(SDP)
   })
 })
+
+describe('parseMessage: decoding of the header section', () => {
+  const displayName = (wire: Uint8Array): string | null => okReq(parseMessage(wire)).from.displayName
+
+  /** invite() with `name` as the From display name, as bytes with `raw` spliced in at the marker. */
+  function withRawName(raw: number[]): Uint8Array {
+    const text = invite().replace('From: Alice', 'From: "A#B"')
+    const b = bytes(text)
+    const at = b.indexOf(0x23) // '#'
+    const out = new Uint8Array(b.length - 1 + raw.length)
+    out.set(b.subarray(0, at), 0)
+    out.set(raw, at)
+    out.set(b.subarray(at + 1), at + raw.length)
+    return out
+  }
+
+  test('UTF-8 in a header is decoded (RFC 3261 §25.1 UTF8-NONASCII in quoted-string)', () => {
+    expect(displayName(withRawName([0xc3, 0xa9]))).toBe('AéB')
+    expect(displayName(withRawName([0xf0, 0x9f, 0x93, 0x9e]))).toBe('A\u{1F4DE}B')
+  })
+
+  test('malformed UTF-8 becomes U+FFFD as TextDecoder does (one per maximal subpart)', () => {
+    const cases = [[0xff], [0xc3], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0xf0, 0x9f, 0x93], [0x80, 0x80], [0xc0, 0xaf]]
+    const dec = new TextDecoder('utf-8')
+    for (const raw of cases) {
+      expect(displayName(withRawName(raw))).toBe('A' + dec.decode(new Uint8Array(raw)) + 'B')
+    }
+    expect(displayName(withRawName([0xe2, 0x82]))).toBe('A\uFFFDB')
+    expect(displayName(withRawName([0xed, 0xa0, 0x80]))).toBe('A\uFFFD\uFFFD\uFFFDB')
+  })
+
+  test('a leading UTF-8 BOM is dropped as TextDecoder drops it, so the start-line still parses', () => {
+    const b = bytes(invite())
+    const withBom = new Uint8Array(b.length + 3)
+    withBom.set([0xef, 0xbb, 0xbf], 0)
+    withBom.set(b, 3)
+    const r = okReq(parseMessage(withBom))
+    expect(r.method).toBe('INVITE')
+    expect(r.uri).toBe('sip:bob@biloxi.example.com')
+  })
+
+  test('a message that ends with the empty line has an empty body; the body is a copy, not a view', () => {
+    const res = parseMessage(bytes(OK_200))
+    if (!res.ok) throw new Error('expected a response')
+    expect(res.message.body.length).toBe(0)
+    expect(res.consumed).toBe(bytes(OK_200).length)
+    const wire = bytes(invite())
+    const r = okReq(parseMessage(wire))
+    wire.fill(0x21) // the caller reuses its receive buffer
+    expect(new TextDecoder().decode(r.body)).toBe(SDP)
+  })
+
+  test('a Buffer slice at an offset in a larger buffer (as a socket hands it over) parses the same', () => {
+    const wire = bytes(invite())
+    const big = Buffer.alloc(wire.length + 100, 0x7a)
+    big.set(wire, 37)
+    const r = okReq(parseMessage(big.subarray(37, 37 + wire.length)))
+    expect(r.callId).toBe('a84b4c76e66710@pc33.atlanta.example.com')
+    expect(new TextDecoder().decode(r.body)).toBe(SDP)
+  })
+})
