@@ -3,7 +3,14 @@
  * rising rates, for Kamailio 5.6 (`-A WITH_AUTH`, 4 workers, then 1 worker) and the Patchbay
  * gateway in the same run, on the same machine.
  *
- *   bun bench/register.ts [--quick] [--only patchbay|kamailio-4w|kamailio-1w|kamailio[,..]]
+ * Peers (issue 14's scaling curve for the gateway): `patchbay` (1 worker), `patchbay-2w` (2
+ * workers), `patchbay-2n` (2 gateway nodes of 1 worker sharing one redis-server, store.redis;
+ * bench/lib/patchbay-nodes.ts: each step runs one SIPp client per node in parallel, with half
+ * the rate, half the registrations and its own half of the users, node A the first half; the
+ * results are summed, response time = mean weighted by successful registrations; CPU and
+ * memory = both gateways + redis-server).
+ *
+ *   bun bench/register.ts [--quick] [--only patchbay|patchbay-2w|patchbay-2n|kamailio-4w|kamailio-1w|kamailio[,..]]
  *                         [--users 10000] [--step-seconds N] [--retries N]
  *   bun bench/register.ts --profile [--rate 4000] [--seconds 10] [--no-perf]
  *
@@ -16,6 +23,11 @@
  * SIPp 3.6 does expand), and Kamailio runs the very same copy (its static password accepts
  * any user name). The gateway offers MD5 first (`auth.algorithms: [MD5, SHA-256]`): SIPp 3.6
  * answers only the first challenge and aborts on SHA-256.
+ *
+ * The copy also adds `;rport` to the Via (RFC 3581): SIPp sends from 64 source ports
+ * (MANY_SOURCE_PORTS, `-t un -max_socket 64`), and SIPp 3.6 writes `[local_port]` as 0 for a
+ * call on a reused socket (more than 64 calls in flight), so without rport a peer answers to
+ * Via port 0 (RFC 3261 §18.2.2), the responses are lost and the step collapses at ~4,000/s.
  *
  * Steps: 2,000 ... 25,000 registrations/s, `--step-seconds` each (4 s; `--quick`: 3 steps of
  * 2 s), pass = < 0.1 % failed and >= 95 % of the target achieved. Writes
@@ -31,10 +43,11 @@ import { join } from 'node:path'
 import type { BenchPeer } from './lib/bench-peer.ts'
 import { KAMAILIO_AUTH_PASSWORD, KAMAILIO_BENCH_DIR, kamailioVersion, startKamailio } from './lib/kamailio.ts'
 import { BENCH_PASSWORD, benchUserName, startPatchbay } from './lib/patchbay.ts'
+import { startPatchbayNodes } from './lib/patchbay-nodes.ts'
 import { searchPeer, type PeerResult, type PeerSpec, type PeerWorkload } from './lib/peer-search.ts'
 import { profileGateway } from './lib/profile-gateway.ts'
 import { loadAverage, machineInfo, parseFlags, printTable, ratio, writeResult } from './lib/report.ts'
-import { runSippClient, sippVersion } from './lib/sipp.ts'
+import { combineSippClientResults, runSippClient, sippVersion } from './lib/sipp.ts'
 import { MANY_SOURCE_PORTS } from './lib/sipp.ts'
 import { raiseUdpReceiveBuffers } from './lib/udp-buffers.ts'
 
@@ -61,6 +74,7 @@ const PEERS: PeerSpec[] = [
   { name: 'kamailio-1w', start: () => startKamailio({ workers: 1, auth: true }) },
   { name: 'patchbay', start: () => startPatchbay({ users: USERS }) },
   { name: 'patchbay-2w', start: () => startPatchbay({ users: USERS, workers: 2, name: 'patchbay-2w' }) },
+  { name: 'patchbay-2n', start: () => startPatchbayNodes(2, { users: USERS }) },
 ]
 
 /** register_auth.xml with per-user digest credentials from CSV fields 0 and 1 (see the module comment). */
@@ -69,15 +83,24 @@ function scenarioWithCsvCredentials(dir: string): string {
   // The keyword alone on its line (the file's comment mentions it too).
   const keyword = /^(\s*)\[authentication\]\s*$/m
   if (!keyword.test(source)) throw new Error('register_auth.xml: no [authentication] line to rewrite')
+  // rport on every Via (see the module comment): SIPp -t un writes port 0 there on a reused socket.
+  const via = /^(\s*Via:[^\n]*\[local_port\])(?!;rport)/gm
+  if (!via.test(source)) throw new Error('register_auth.xml: no Via with [local_port] to add rport to')
   const file = join(dir, 'register_auth_csv.xml')
-  writeFileSync(file, source.replace(keyword, '$1[authentication username="[field0]" password="[field1]"]'))
+  writeFileSync(file, source.replace(keyword, '$1[authentication username="[field0]" password="[field1]"]').replace(via, '$1;rport'))
   return file
 }
 
-function usersCsv(count: number): string {
+/** The CSV of users `from` .. `to - 1` (SIPp cycles through them). */
+function usersCsv(from: number, to: number): string {
   const lines = ['SEQUENTIAL']
-  for (let i = 0; i < count; i++) lines.push(`${benchUserName(i)};${BENCH_PASSWORD}`)
+  for (let i = from; i < to; i++) lines.push(`${benchUserName(i)};${BENCH_PASSWORD}`)
   return lines.join('\n') + '\n'
+}
+
+/** Part `i` of `total` split into `n` integer parts that add up to it (the first ones larger). */
+function share(total: number, n: number, i: number): number {
+  return Math.floor(total / n) + (i < total % n ? 1 : 0)
 }
 
 function selectPeers(only: string | undefined): PeerSpec[] {
@@ -99,15 +122,29 @@ const retries = Number(flags.get('retries') ?? (quick ? 0 : 1))
 const warmup = quick ? { rate: 500, seconds: 1 } : { rate: 1000, seconds: 2 }
 const dir = mkdtempSync(join(tmpdir(), 'patchbay-bench-register-'))
 const scenario = scenarioWithCsvCredentials(dir)
-const csv = usersCsv(USERS)
 
-const workload = async (peer: BenchPeer): Promise<PeerWorkload> => ({
-  step: (rate, calls) => runSippClient({
-    remote: `127.0.0.1:${peer.port}`, scenarioFile: scenario, csv, rate, calls,
-    killAfterMs: (calls / rate) * 1000 + 30_000, extraArgs: MANY_SOURCE_PORTS,
-  }),
-  cleanup: async () => {},
-})
+/**
+ * One SIPp client per node of the peer, in parallel, node i with share i of the rate, the
+ * registrations and the users (node A the first half...); one node: one client, all users.
+ */
+const workload = async (peer: BenchPeer): Promise<PeerWorkload> => {
+  const ports = peer.ports ?? [peer.port]
+  const n = ports.length
+  if (USERS < n) throw new Error(`--users ${USERS}: fewer users than the peer's ${n} nodes`)
+  const csvs: string[] = []
+  for (let i = 0, from = 0; i < n; from += share(USERS, n, i), i++) csvs.push(usersCsv(from, from + share(USERS, n, i)))
+  return {
+    step: async (rate, calls) => combineSippClientResults(await Promise.all(ports.map((port, i) => {
+      const r = Math.max(1, share(rate, n, i))
+      const c = Math.max(1, share(calls, n, i))
+      return runSippClient({
+        remote: `127.0.0.1:${port}`, scenarioFile: scenario, csv: csvs[i]!, rate: r, calls: c,
+        killAfterMs: (c / r) * 1000 + 30_000, extraArgs: MANY_SOURCE_PORTS,
+      })
+    }))),
+    cleanup: async () => {},
+  }
+}
 
 process.on('SIGINT', () => {
   console.log('\ninterrupted')
@@ -181,9 +218,11 @@ const file = writeResult(`register${quick ? '-quick' : ''}${only === undefined ?
   loadAverage: { start: loadStart, end: loadEnd },
   udpBuffers: { applied: buffers.applied, before: buffers.before, during: buffers.during, message: buffers.message },
   settings: {
-    scenario: 'register_auth.xml with [authentication username="[field0]" password="[field1]"], CSV userNNNNNN;secret123',
+    scenario: 'register_auth.xml with [authentication username="[field0]" password="[field1]"] and ;rport on the Via, CSV userNNNNNN;secret123',
     users: USERS, rates, stepSeconds, retries, warmup, maxFailedPercent: 0.1, minAchievedRatio: 0.95,
     sippFlags: '-buff_size 4194304 -ci 127.0.0.1 -default_behaviors all,-abortunexp -nostdin -trace_stat -recv_timeout 10000',
+    severalNodes: 'one SIPp client per node in parallel (rate, registrations and users split evenly; counters summed, ' +
+      'response time weighted by successful registrations; CPU/memory of every node + redis-server)',
   },
   target: { registrationsPerSecond: TARGET, met: pb ? pb.maxRate >= TARGET : null },
   ratios,

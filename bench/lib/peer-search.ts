@@ -81,9 +81,9 @@ export async function searchPeer(spec: PeerSpec, o: PeerSearchOptions): Promise<
     console.log(`\n== ${spec.name}: starting (load average ${loadBefore.join(' ')})`)
     peer = await spec.start()
     result.description = peer.description
-    console.log(`   ${peer.description}\n   udp 127.0.0.1:${peer.port}, pid ${peer.pid}`)
+    console.log(`   ${peer.description}\n   udp 127.0.0.1:${(peer.ports ?? [peer.port]).join(', ')}, pid ${(peer.pids ?? [peer.pid]).join(', ')}`)
     workload = await o.prepare(peer)
-    monitor = new ResourceMonitor(peer.pid, peer.port)
+    monitor = new ResourceMonitor(peer.pids ?? peer.pid, peer.ports ?? peer.port)
     const w = await workload.step(o.warmup.rate, Math.round(o.warmup.rate * o.warmup.seconds))
     result.warmup.successful = w.stats?.successful ?? 0
     result.warmup.failed = w.stats?.failed ?? 0

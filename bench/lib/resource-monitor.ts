@@ -170,7 +170,7 @@ export interface ResourceUsage {
   machineCpuPercent: number
   /** 1-minute load average at the end of the interval (the machine is shared: others' work shows here). */
   loadAverage1m: number
-  /** Datagrams dropped at the peer's own UDP socket (receive buffer full) in the interval. */
+  /** Datagrams dropped at the peer's own UDP socket(s) (receive buffer full) in the interval. */
   peerUdpDrops: number
   /** Datagrams dropped at any UDP socket of the machine (SIPp's too) in the interval. */
   machineUdpDrops: number
@@ -189,38 +189,76 @@ const MB = 1e6
 const round1 = (x: number) => Math.round(x * 10) / 10
 
 /**
- * Measures one peer (a process and its descendants) over intervals:
+ * Measures one peer (one or several processes and their descendants) over intervals:
  *
- *   const mon = new ResourceMonitor(pid)
+ *   const mon = new ResourceMonitor(pid)                 // one process tree
+ *   const mon = new ResourceMonitor([pidA, pidB, redis], [portA, portB])   // several nodes
  *   const mark = mon.begin(); ...load...; const usage = mon.end(mark)
  *
- * While an interval is open, memory is sampled every 250 ms for the peak.
+ * With several roots, CPU, memory, process counts and peer UDP drops are summed over all of
+ * them (a pid found under two roots counts once). While an interval is open, memory is
+ * sampled every 250 ms for the peak.
  */
 export class ResourceMonitor {
   private pids: number[]
   private timer: ReturnType<typeof setInterval> | null = null
   private peakPss = 0
   private peakRss = 0
+  /** The measured roots (each with its descendants). */
+  readonly rootPids: readonly number[]
+  /** The peer's SIP UDP ports (their sockets' drop counters are summed); empty: none. */
+  readonly udpPorts: readonly number[]
 
-  /** @param udpPort the peer's SIP port, for its socket's drop counter */
-  constructor(readonly rootPid: number, readonly udpPort: number | null = null) {
-    this.pids = processTree(rootPid)
+  /**
+   * @param roots the pid whose process tree is the peer, or several (several nodes, and the
+   *   services they share such as redis-server): their trees are measured together
+   * @param udpPorts the peer's SIP port (or every node's), for its sockets' drop counters
+   * @throws Error when `roots` is an empty list
+   */
+  constructor(roots: number | readonly number[], udpPorts: number | readonly number[] | null = null) {
+    this.rootPids = typeof roots === 'number' ? [roots] : [...roots]
+    if (this.rootPids.length === 0) throw new Error('ResourceMonitor: no pid to measure')
+    this.udpPorts = udpPorts === null ? [] : typeof udpPorts === 'number' ? [udpPorts] : [...udpPorts]
+    this.pids = this.trees()
+  }
+
+  /** The first root pid (the only one for a single-process-tree peer). */
+  get rootPid(): number {
+    return this.rootPids[0]!
+  }
+
+  /** The first UDP port, or null (the only one for a single-node peer). */
+  get udpPort(): number | null {
+    return this.udpPorts[0] ?? null
+  }
+
+  /** Every root and its live descendants, each pid once. */
+  private trees(): number[] {
+    if (this.rootPids.length === 1) return processTree(this.rootPids[0]!)
+    return [...new Set(this.rootPids.flatMap((pid) => processTree(pid)))]
+  }
+
+  /** Drop counters summed over the peer's ports (the machine-wide counter read once). */
+  private drops(): { peer: number; machine: number } {
+    if (this.udpPorts.length <= 1) return udpDrops(this.udpPort)
+    const each = this.udpPorts.map((port) => udpDrops(port))
+    return { peer: each.reduce((sum, d) => sum + d.peer, 0), machine: each[0]!.machine }
   }
 
   /** Starts an interval; returns its opening mark. */
   begin(): { cpu: number; at: number; all: Map<number, number>; drops: { peer: number; machine: number } } {
-    this.pids = processTree(this.rootPid)
+    this.pids = this.trees()
     this.peakPss = 0
     this.peakRss = 0
     this.sample()
     this.timer ??= setInterval(() => this.sample(), 250)
-    return { cpu: cpuSeconds(this.pids), at: performance.now(), all: allProcessCpu(), drops: udpDrops(this.udpPort) }
+    return { cpu: cpuSeconds(this.pids), at: performance.now(), all: allProcessCpu(), drops: this.drops() }
   }
 
   /** Ends the interval opened by `mark`. */
   end(mark: ReturnType<ResourceMonitor['begin']>): ResourceUsage {
     const cpu = cpuSeconds(this.pids)
-    const drops = udpDrops(this.udpPort)
+    const drops = this.drops()
     const all = machineCpuDelta(mark.all, allProcessCpu())
     const wall = (performance.now() - mark.at) / 1000
     if (this.timer !== null) clearInterval(this.timer)
@@ -244,7 +282,7 @@ export class ResourceMonitor {
 
   /** Memory now (not tied to an interval). */
   memoryNow(): MemorySample {
-    return memory(processTree(this.rootPid))
+    return memory(this.trees())
   }
 
   private sample(): MemorySample {

@@ -288,3 +288,77 @@ export async function registerContact(remote: string, scenarioFile: string, user
     throw new Error(`REGISTER ${user} -> ${contact} at ${remote} failed (sipp exit ${r.exitCode}):\n${r.errorsHead}\n${r.outputTail}`)
   }
 }
+
+/** `timeline`'s successful count at `t` seconds: linear between rows, 0 before, the last after. */
+function successfulAt(timeline: ReadonlyArray<[number, number]>, t: number): number {
+  let prev: [number, number] = [0, 0]
+  for (const point of timeline) {
+    if (point[0] >= t) {
+      const [t0, s0] = prev
+      const [t1, s1] = point
+      return t1 === t0 ? s1 : s0 + ((t - t0) / (t1 - t0)) * (s1 - s0)
+    }
+    prev = point
+  }
+  return prev[1]
+}
+
+/**
+ * One result for several SIPp clients run IN PARALLEL as one benchmark step (one client per
+ * node of a multi-node peer, each with its share of the rate and the calls), shaped as if one
+ * client had made all the calls, so rate-search.ts judges it unchanged:
+ *
+ * - created, successful, failed, unfinished, retransmissions, out-of-call and dead-call
+ *   messages, and each `Failed...` counter: SUMS;
+ * - seconds: the MAX (the step lasts until its slowest client ends);
+ * - responseTimeMs: the MEAN WEIGHTED by each client's successful calls (each client's
+ *   ResponseTime1(C) is the mean over its own completed calls, so this is the mean over all
+ *   of them); the plain max when no call succeeded;
+ * - timeline: at every time any client reported, the sum of each client's cumulative
+ *   successful calls there (linear between its rows), seconds counted from each client's own
+ *   start: the clients are spawned together, a few ms apart;
+ * - stats: null only when no client has statistics (a client without them still shows up as
+ *   calls never created, which judgeStep counts as unfinished);
+ * - exitCode: null when any client's is null, else the first non-zero one, else 0; killed:
+ *   any; errorsHead / outputTail: each client's, labelled `[client N]`; argv: the first's.
+ *
+ * @throws Error when `results` is empty
+ */
+export function combineSippClientResults(results: readonly SippClientResult[]): SippClientResult {
+  if (results.length === 0) throw new Error('combineSippClientResults: no results')
+  if (results.length === 1) return results[0]!
+  const all = results.map((r) => r.stats).filter((s): s is SippStats => s !== null)
+  let stats: SippStats | null = null
+  if (all.length > 0) {
+    const sum = (f: (s: SippStats) => number) => all.reduce((acc, s) => acc + f(s), 0)
+    const failures: Record<string, number> = {}
+    for (const s of all) for (const [name, n] of Object.entries(s.failures)) failures[name] = (failures[name] ?? 0) + n
+    const successful = sum((s) => s.successful)
+    const times = [...new Set(all.flatMap((s) => s.timeline.map((p) => p[0])))].sort((a, b) => a - b)
+    stats = {
+      created: sum((s) => s.created),
+      successful,
+      failed: sum((s) => s.failed),
+      unfinished: sum((s) => s.unfinished),
+      retransmissions: sum((s) => s.retransmissions),
+      outOfCallMessages: sum((s) => s.outOfCallMessages),
+      deadCallMessages: sum((s) => s.deadCallMessages),
+      failures,
+      seconds: Math.max(...all.map((s) => s.seconds)),
+      responseTimeMs: successful > 0
+        ? Math.round((sum((s) => s.responseTimeMs * s.successful) / successful) * 100) / 100
+        : Math.max(...all.map((s) => s.responseTimeMs)),
+      timeline: times.map((t) => [t, Math.round(all.reduce((acc, s) => acc + successfulAt(s.timeline, t), 0))]),
+    }
+  }
+  const labelled = (f: (r: SippClientResult) => string) =>
+    results.map((r, i) => (f(r).length > 0 ? `[client ${i + 1}] ${f(r)}` : '')).filter(Boolean).join('\n')
+  return {
+    exitCode: results.some((r) => r.exitCode === null) ? null : results.find((r) => r.exitCode !== 0)?.exitCode ?? 0,
+    killed: results.some((r) => r.killed),
+    stats,
+    errorsHead: labelled((r) => r.errorsHead).slice(0, 1500),
+    argv: results[0]!.argv,
+    outputTail: labelled((r) => r.outputTail),
+  }
+}
