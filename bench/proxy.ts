@@ -8,7 +8,7 @@
  *   bun bench/proxy.ts --profile [--rate 1500] [--seconds 10] [--no-perf]
  *
  * For each peer: SIPp's built-in `uas` is registered as AOR `service` (the shared
- * register_contact.xml), then `sipp -sn uac -s service -d 0` runs at 500, 1000, 1500, ...
+ * register_contact.xml), then SIPp's built-in `uac` (with `;rport` on its Via, and 64 source ports) runs at 500, 1000, 1500, ...
  * calls/s, each step `--step-seconds` long (6 s; `--quick`: 3 steps of 2 s). A call is
  * INVITE/100/180/200/ACK/BYE/200 through the proxy (stateful, Record-Route). The result is the
  * highest rate with < 0.1 % failed calls and >= 95 % of the target achieved (bench/lib/rate-search.ts),
@@ -27,6 +27,8 @@
  *
  * Writes bench/results/proxy.json (--quick: proxy-quick.json; --only: proxy[-quick]-<peers>.json). Needs root for the UDP buffer sysctl (bench/lib/udp-buffers.ts).
  */
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BenchPeer } from './lib/bench-peer.ts'
 import { KAMAILIO_BENCH_DIR, kamailioVersion, startKamailio } from './lib/kamailio.ts'
@@ -61,7 +63,25 @@ const PEERS: PeerSpec[] = [
   { name: 'patchbay-2w', start: () => startPatchbay({ trustedSources: ['127.0.0.1'], workers: 2, name: 'patchbay-2w' }) },
 ]
 
-/** SIPp's UAS registered as `service` at the peer; each step is one `sipp -sn uac` run. */
+/**
+ * SIPp's built-in `uac` (`sipp -sd uac`) with `;rport` added to its Via (RFC 3581): the
+ * clients send from 64 source ports (MANY_SOURCE_PORTS, `-t un -max_socket 64`), and SIPp 3.6
+ * writes `[local_port]` as 0 for a call on a reused socket, so without rport a peer answers to
+ * Via port 0 (RFC 3261 §18.2.2) and the responses are lost. Every peer gets this scenario.
+ */
+function uacWithRport(): string {
+  const dump = Bun.spawnSync(['sipp', '-sd', 'uac'])
+  const source = dump.stdout.toString()
+  const via = /(Via: SIP\/2\.0\/\[transport\] \[local_ip\]:\[local_port\];branch=\[branch\])(?!;rport)/g
+  if (!via.test(source)) throw new Error(`sipp -sd uac: no Via line to add rport to (exit ${dump.exitCode})`)
+  const file = join(mkdtempSync(join(tmpdir(), 'patchbay-bench-proxy-')), 'uac-rport.xml')
+  writeFileSync(file, source.replace(via, '$1;rport'))
+  return file
+}
+
+let uacScenario: string | null = null
+
+/** SIPp's UAS registered as `service` at the peer; each step is one SIPp `uac` run (uacWithRport). */
 async function callWorkload(peer: BenchPeer): Promise<PeerWorkload> {
   const uas = await startSippUas()
   const remote = `127.0.0.1:${peer.port}`
@@ -73,7 +93,7 @@ async function callWorkload(peer: BenchPeer): Promise<PeerWorkload> {
   }
   return {
     step: (rate, calls) => runSippClient({
-      remote, builtin: 'uac', service: 'service', rate, calls,
+      remote, scenarioFile: (uacScenario ??= uacWithRport()), service: 'service', rate, calls,
       killAfterMs: (calls / rate) * 1000 + 30_000, extraArgs: MANY_SOURCE_PORTS,
     }),
     cleanup: () => uas.stop(),
@@ -151,7 +171,7 @@ async function runSearch(): Promise<void> {
     loadAverage: { start: loadStart, end: loadEnd },
     udpBuffers: { applied: buffers.applied, before: buffers.before, during: buffers.during, message: buffers.message },
     settings: {
-      scenario: 'sipp -sn uac -s service -d 0 -> peer -> sipp -sn uas (registered with register_contact.xml)',
+      scenario: 'sipp -sf uac-rport.xml (sipp -sd uac + ;rport) -t un -max_socket 64 -s service -d 0 -> peer -> sipp -sn uas (registered with register_contact.xml)',
       rates, stepSeconds, retries, warmup, maxFailedPercent: 0.1, minAchievedRatio: 0.95,
       sippFlags: '-buff_size 4194304 -ci 127.0.0.1 -default_behaviors all,-abortunexp -d 0 -nostdin -trace_stat -recv_timeout 10000',
     },
