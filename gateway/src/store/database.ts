@@ -68,11 +68,12 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): D
   const memory = path === ':memory:' || path === ''
   if (!memory) mkdirSync(dirname(path), { recursive: true })
   const db = new Database(memory ? ':memory:' : path, { create: true, strict: true })
+  // First: switching to WAL takes a lock, and the gateway's workers open the CDR file at once.
+  db.run('PRAGMA busy_timeout = 5000')
   if (!memory) {
     db.run('PRAGMA journal_mode = WAL')
     db.run('PRAGMA synchronous = NORMAL')
   }
-  db.run('PRAGMA busy_timeout = 5000')
   db.run('PRAGMA foreign_keys = ON')
   db.run('PRAGMA temp_store = MEMORY')
   migrate(db, options.migrations ?? MIGRATIONS)
@@ -89,20 +90,24 @@ export function migrate(db: Database, migrations: readonly Migration[]): number[
     name       TEXT    NOT NULL,
     applied_at INTEGER NOT NULL
   )`)
-  const row = db.query('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null } | null
-  const current = row?.v ?? 0
-  const applied: number[] = []
-  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
   let last = 0
   for (const m of migrations) {
     if (m.version <= last) throw new Error(`migration ${m.version} (${m.name}) is out of order`)
     last = m.version
-    if (m.version <= current) continue
-    db.transaction(() => {
+  }
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+  // One write transaction (BEGIN IMMEDIATE) from reading the version to the last migration:
+  // processes opening the file together (the gateway's workers) apply each migration once.
+  return db.transaction(() => {
+    const row = db.query('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null } | null
+    const current = row?.v ?? 0
+    const applied: number[] = []
+    for (const m of migrations) {
+      if (m.version <= current) continue
       for (const sql of m.up) db.run(sql)
       record.run(m.version, m.name, Math.floor(Date.now() / 1000))
-    })()
-    applied.push(m.version)
-  }
-  return applied
+      applied.push(m.version)
+    }
+    return applied
+  }).immediate()
 }
