@@ -1,7 +1,7 @@
 /**
  * The master process's half of the bindings shared by workers (store/relayed-binding-store.ts
  * is the workers' half; docs/architecture.md §4b). The master holds the one table of rows
- * (the bindings' JSON as the workers wrote them, by AOR and binding key), applies each change
+ * (the bindings as the workers wrote them, BindingRow objects, by AOR and binding key), applies each change
  * a worker sends with the same rules as the Redis store's scripts, relays what changed to the
  * other workers in arrival order, and is the single writer of the bun:sqlite bindings table,
  * so that bindings survive a restart of the whole gateway as they do in one process.
@@ -18,7 +18,7 @@ import type { Database } from 'bun:sqlite'
 import { logger } from '../base/log.ts'
 import { bindingKey, type Binding } from '../sip/registrar/binding.ts'
 import { BindingStore } from '../store/binding-store.ts'
-import { decodeBinding, encodeBinding } from '../store/redis-binding-codec.ts'
+import { bindingRow, decodeBindingRow, sameBindingRow, type BindingRow } from '../store/redis-binding-codec.ts'
 import type { BindingOp, BindingsMessage, SnapshotMessage } from '../store/relayed-binding-store.ts'
 
 const log = logger('cluster.bindings')
@@ -30,7 +30,7 @@ const MASTER_NODE = '\u0000master'
 const CONNECTION_TRANSPORTS = new Set(['WS', 'WSS', 'TCP', 'TLS'])
 
 interface Row {
-  raw: string
+  raw: BindingRow
   binding: Binding
 }
 
@@ -68,7 +68,7 @@ export class BindingRelay {
         dropped++
         continue
       }
-      this.put(encodeBinding(stripNode(b), STORE_NODE), false)
+      this.put(bindingRow(stripNode(b), STORE_NODE), false)
       restored++
     }
     this.store.flush()
@@ -83,8 +83,8 @@ export class BindingRelay {
   }
 
   /** Every row, for a starting worker's snapshot. */
-  snapshot(): string[] {
-    const out: string[] = []
+  snapshot(): BindingRow[] {
+    const out: BindingRow[] = []
     for (const m of this.rows.values()) for (const r of m.values()) out.push(r.raw)
     return out
   }
@@ -142,10 +142,10 @@ export class BindingRelay {
     if (typeof op !== 'object' || op === null || typeof op.aor !== 'string') return false
     switch (op.op) {
       case 'u':
-        return typeof op.b === 'string' && this.put(op.b, true)
+        return typeof op.b === 'object' && op.b !== null && this.put(op.b, true)
       case 'd': {
         const r = this.rows.get(op.aor)?.get(op.key)
-        if (r === undefined || r.raw !== op.b) return false
+        if (r === undefined || typeof op.b !== 'object' || op.b === null || !sameBindingRow(r.raw, op.b)) return false
         this.remove(op.aor, op.key, r)
         return true
       }
@@ -167,8 +167,8 @@ export class BindingRelay {
     }
   }
 
-  private put(raw: string, persist: boolean): boolean {
-    const binding = decodeBinding(raw, MASTER_NODE)
+  private put(raw: BindingRow, persist: boolean): boolean {
+    const binding = decodeBindingRow(raw, MASTER_NODE)
     if (binding === null) return false
     let m = this.rows.get(binding.aor)
     if (m === undefined) {

@@ -17,6 +17,36 @@ import type { Binding } from '../sip/registrar/binding.ts'
  * own bindings over a connection), null for bindings reached directly (UDP).
  */
 export function encodeBinding(b: Binding, self: string, selfUri: string | null = null): string {
+  return JSON.stringify(bindingRow(b, self, selfUri))
+}
+
+/** A stored binding as an object: the fields of encodeBinding's JSON, in its order. */
+export interface BindingRow {
+  aor: string
+  contact: string
+  q: number
+  expiresAt: number
+  callId: string
+  cseq: number
+  instanceId: string | null
+  regId: number | null
+  flowId: string | null
+  transport: string
+  sourceAddress: string
+  sourcePort: number
+  userAgent: string | null
+  path: string[]
+  registeredAt: number
+  node: string
+  nodeRoute: string | null
+}
+
+/**
+ * The row of `b` as an object (what encodeBinding writes as JSON): for channels that carry
+ * objects (the workers' IPC, store/relayed-binding-store.ts), where a JSON string inside a
+ * JSON message would be escaped and parsed twice.
+ */
+export function bindingRow(b: Binding, self: string, selfUri: string | null = null): BindingRow {
   const node = b.node ?? self
   // How other nodes reach a binding over one of our connections: through us, to that flow.
   const nodeRoute = b.node !== undefined
@@ -25,12 +55,21 @@ export function encodeBinding(b: Binding, self: string, selfUri: string | null =
   const flowId = b.flowId !== null && b.node !== undefined && b.flowId.startsWith(`${b.node}/`)
     ? b.flowId.slice(b.node.length + 1)
     : b.flowId
-  return JSON.stringify({
+  return {
     aor: b.aor, contact: b.contact, q: b.q, expiresAt: b.expiresAt, callId: b.callId, cseq: b.cseq,
     instanceId: b.instanceId, regId: b.regId, flowId, transport: b.transport,
     sourceAddress: b.sourceAddress, sourcePort: b.sourcePort, userAgent: b.userAgent, path: b.path,
     registeredAt: b.registeredAt, node, nodeRoute,
-  })
+  }
+}
+
+/**
+ * Whether two rows are the same registration state (compare-and-delete without their JSON):
+ * the same contact, flow and node, refreshed by the same REGISTER (Call-ID, CSeq, expiry).
+ */
+export function sameBindingRow(a: BindingRow, b: BindingRow): boolean {
+  return a.expiresAt === b.expiresAt && a.cseq === b.cseq && a.callId === b.callId && a.contact === b.contact &&
+    a.flowId === b.flowId && a.node === b.node && a.registeredAt === b.registeredAt
 }
 
 /**
@@ -39,13 +78,19 @@ export function encodeBinding(b: Binding, self: string, selfUri: string | null =
  * Null when the text is not a binding (malformed JSON, no aor / contact / expiresAt / node).
  */
 export function decodeBinding(raw: string, self: string): Binding | null {
-  let v: Record<string, unknown>
+  let v: unknown
   try {
-    v = JSON.parse(raw) as Record<string, unknown>
+    v = JSON.parse(raw)
   } catch {
     return null
   }
-  if (typeof v !== 'object' || v === null) return null
+  return decodeBindingRow(v, self)
+}
+
+/** decodeBinding of a row already parsed (an object from IPC); null when it is not a binding. */
+export function decodeBindingRow(row: unknown, self: string): Binding | null {
+  if (typeof row !== 'object' || row === null) return null
+  const v = row as Record<string, unknown>
   if (typeof v.aor !== 'string' || typeof v.contact !== 'string' || typeof v.expiresAt !== 'number' || typeof v.node !== 'string') return null
   const own = v.node === self
   const flowId = typeof v.flowId === 'string' ? v.flowId : null

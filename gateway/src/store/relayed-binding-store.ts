@@ -9,9 +9,10 @@
  *   (`{ t: 'bindings', ops }` over the IPC channel Bun.spawn opens); the master keeps the one
  *   table (and the one bun:sqlite writer), applies them and relays what changed to the other
  *   workers, which apply them with putShared / dropShared.
- * - A row is the binding's JSON as the Redis store writes it (redis-binding-codec.ts: `node`
- *   is the worker's id, `nodeRoute` the Route through the worker's private UDP port to the
- *   binding's connection), so a call arriving at any worker reaches a WebSocket or TCP user
+ * - A row is the binding as the Redis store writes it, as an object (redis-binding-codec.ts
+ *   BindingRow: `node` is the worker's id, `nodeRoute` the Route through the worker's private
+ *   UDP port to the binding's connection; objects, not JSON text, so that the IPC channel's
+ *   JSON encodes each row once), so a call arriving at any worker reaches a WebSocket or TCP user
  *   through the worker that holds the connection (RFC 3327 Path semantics); UDP users are
  *   reached directly.
  * - Removal is compare-and-delete (`d` carries the row as this worker knew it) and expiry is
@@ -25,18 +26,19 @@
 import { logger } from '../base/log.ts'
 import { bindingKey, type Binding } from '../sip/registrar/binding.ts'
 import type { BindingPersistence } from '../sip/registrar/location-service.ts'
-import { decodeBinding, encodeBinding } from './redis-binding-codec.ts'
+import { bindingRow, decodeBindingRow, type BindingRow } from './redis-binding-codec.ts'
 import type { SharedLocation } from './redis-binding-store.ts'
 
 const log = logger('store.relayed')
 
 /**
- * One change of the shared table. `b`: the row's JSON (the new row for `u`; the row as the
- * sender knew it for `d`); `at`: the sender's clock for `x` (unix seconds).
+ * One change of the shared table. `b`: the row (the new row for `u`; the row as the sender
+ * knew it for `d`, compared with sameBindingRow); `at`: the binding's expiry as the sweeping
+ * worker knew it, for `x` (unix seconds).
  */
 export type BindingOp =
-  | { op: 'u'; aor: string; key: string; b: string }
-  | { op: 'd'; aor: string; key: string; b: string }
+  | { op: 'u'; aor: string; key: string; b: BindingRow }
+  | { op: 'd'; aor: string; key: string; b: BindingRow }
   | { op: 'x'; aor: string; key: string; at: number }
   | { op: 'a'; aor: string }
 
@@ -49,7 +51,7 @@ export interface BindingsMessage {
 /** Master -> a starting worker: every row of the table. */
 export interface SnapshotMessage {
   t: 'snapshot'
-  rows: string[]
+  rows: BindingRow[]
 }
 
 export interface RelayedBindingStoreOptions {
@@ -84,8 +86,8 @@ export class RelayedBindingStore implements BindingPersistence {
   private batch: BindingOp[] = []
   private scheduled = false
   private closed = false
-  /** The JSON each binding object was written (or received) as: the compare-and-delete value. */
-  private readonly raw = new WeakMap<Binding, string>()
+  /** The row each binding object was written (or received) as: the compare-and-delete value. */
+  private readonly raw = new WeakMap<Binding, BindingRow>()
   private readonly defer: (fn: () => void) => void
   private readonly flushNow = (): void => this.flush()
   /** Messages from the master that arrived before `start`. */
@@ -123,8 +125,8 @@ export class RelayedBindingStore implements BindingPersistence {
     const m = message as { t?: unknown; rows?: unknown; ops?: unknown }
     if (m.t === 'snapshot' && Array.isArray(m.rows)) {
       const bindings: Binding[] = []
-      for (const raw of m.rows) {
-        const b = typeof raw === 'string' ? this.decodeRaw(raw) : null
+      for (const row of m.rows) {
+        const b = this.decodeRaw(row)
         if (b !== null) bindings.push(b)
       }
       const r = location.restore(bindings)
@@ -153,13 +155,13 @@ export class RelayedBindingStore implements BindingPersistence {
   // --- BindingPersistence (called by the LocationService) ---
 
   upsert(binding: Binding): void {
-    const raw = encodeBinding(binding, this.nodeId, this.selfUri())
+    const raw = bindingRow(binding, this.nodeId, this.selfUri())
     this.raw.set(binding, raw)
     this.queue({ op: 'u', aor: binding.aor, key: bindingKey(binding), b: raw })
   }
 
   delete(binding: Binding): void {
-    const raw = this.raw.get(binding) ?? encodeBinding(binding, this.nodeId, this.selfUri())
+    const raw = this.raw.get(binding) ?? bindingRow(binding, this.nodeId, this.selfUri())
     this.queue({ op: 'd', aor: binding.aor, key: bindingKey(binding), b: raw })
   }
 
@@ -207,10 +209,10 @@ export class RelayedBindingStore implements BindingPersistence {
     }
   }
 
-  /** decodeBinding, remembering the row's text as the binding's compare-and-delete value. */
-  private decodeRaw(raw: string): Binding | null {
-    const b = decodeBinding(raw, this.nodeId)
-    if (b !== null) this.raw.set(b, raw)
+  /** decodeBindingRow, remembering the row as the binding's compare-and-delete value. */
+  private decodeRaw(row: unknown): Binding | null {
+    const b = decodeBindingRow(row, this.nodeId)
+    if (b !== null) this.raw.set(b, row as BindingRow)
     return b
   }
 }
