@@ -65,18 +65,25 @@ async function runWorker(): Promise<void> {
     process.exit(1)
   }
 
-  process.on('SIGHUP', () => {
-    if (a.configDir === null) return
+  // The master asks for a reload over IPC (so that it can tell its requests' answers apart);
+  // a SIGHUP sent to the worker itself reloads as well.
+  const reload = (id: number | null) => {
+    if (a.configDir === null) {
+      send({ t: 'reloaded', id, ok: true, needsRestart: [] })
+      return
+    }
     const next = load(a)
     if (next === null) {
       void gateway.reloadCertificates()
-      send({ t: 'reloaded', ok: false, needsRestart: [] })
+      send({ t: 'reloaded', id, ok: false, needsRestart: [] })
       return
     }
     const restart = gateway.reload(next)
     void gateway.reloadCertificates(next)
-    send({ t: 'reloaded', ok: true, needsRestart: restart })
-  })
+    send({ t: 'reloaded', id, ok: true, needsRestart: restart })
+  }
+  handlers.set('reload', (m) => reload(typeof m.id === 'number' ? m.id : null))
+  process.on('SIGHUP', () => reload(null))
   let stopping = false
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {

@@ -3,7 +3,7 @@
  * no SIP socket itself. It resolves the ports (a port of 0 becomes a free one, so that every
  * worker binds the same), starts `count` worker processes (gateway/src/worker.ts) with an IPC
  * channel, relays the bindings between them (cluster/binding-relay.ts, the single bun:sqlite
- * writer) unless store.redis shares them, forwards SIGHUP, and restarts a worker that dies
+ * writer) unless store.redis shares them, asks every worker to reload on SIGHUP, and restarts a worker that dies
  * (after 0.5 s, doubling up to 30 s while it keeps dying within 10 s of its start). The other
  * workers keep their calls meanwhile; the dead worker's connections are gone, and with them
  * its bindings over connections; its UDP bindings stay.
@@ -110,29 +110,32 @@ export class WorkerPool {
   }
 
   /**
-   * SIGHUP to every worker: each reloads the configuration folder and answers; resolves once
-   * every running worker did (at most 5 s), with whether all applied it and the settings that
-   * need a restart.
+   * Asks every worker to reload the configuration folder (`{ t: 'reload', id }` over IPC, as a
+   * SIGHUP to a single process); resolves once every running worker answered this request (at
+   * most 5 s), with whether all applied it and the settings that need a restart. Reloads
+   * overlapping in time are told apart by their id.
    */
   reload(): Promise<{ ok: boolean; needsRestart: string[] }> {
+    const id = ++this.reloadId
     const running = this.slots.filter((s) => s.proc !== null)
     const answers: Array<{ ok: boolean; needsRestart: string[] }> = []
     return new Promise((resolve) => {
       const done = () => {
-        this.reloadWaiter = null
+        this.reloadWaiters.delete(id)
         clearTimeout(timer)
         resolve({ ok: answers.length === running.length && answers.every((a) => a.ok), needsRestart: [...new Set(answers.flatMap((a) => a.needsRestart))] })
       }
       const timer = setTimeout(done, 5000)
-      this.reloadWaiter = (a) => {
+      this.reloadWaiters.set(id, (a) => {
         answers.push(a)
         if (answers.length >= running.length) done()
-      }
-      for (const s of running) s.proc!.kill('SIGHUP')
+      })
+      for (const s of running) s.proc!.send({ t: 'reload', id })
     })
   }
 
-  private reloadWaiter: ((answer: { ok: boolean; needsRestart: string[] }) => void) | null = null
+  private reloadId = 0
+  private readonly reloadWaiters = new Map<number, (answer: { ok: boolean; needsRestart: string[] }) => void>()
 
   /**
    * SIGTERM to every worker (each drains its calls being set up, as a single process does),
@@ -195,8 +198,8 @@ export class WorkerPool {
     } else if (t === 'bindings') this.relay?.receive(slot.index, message)
     else if (t === 'hello') this.relay?.attach(slot.index)
     else if (t === 'reloaded') {
-      const m = message as { ok?: unknown; needsRestart?: unknown }
-      this.reloadWaiter?.({ ok: m.ok === true, needsRestart: Array.isArray(m.needsRestart) ? m.needsRestart.map(String) : [] })
+      const m = message as { id?: unknown; ok?: unknown; needsRestart?: unknown }
+      this.reloadWaiters.get(Number(m.id))?.({ ok: m.ok === true, needsRestart: Array.isArray(m.needsRestart) ? m.needsRestart.map(String) : [] })
     }
     else if (t === 'ready') {
       slot.ready = true

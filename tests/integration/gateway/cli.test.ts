@@ -153,7 +153,8 @@ describe('bun gateway/src/main.ts', () => {
 
     writeFileSync(join(dir, 'dialplan.yaml'), plan('to-carol'))
     process.kill(gw.pid, 'SIGHUP')
-    await gw.waitFor('dial plan and trunks reloaded')
+    // Logged once every worker (one per core) applied it.
+    await gw.waitFor('configuration reloaded')
     expect(await ruleFor('7001')).toBe('to-carol')
   })
 })
