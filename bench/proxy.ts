@@ -8,7 +8,8 @@
  *   bun bench/proxy.ts --profile [--rate 1500] [--seconds 10] [--no-perf]
  *
  * For each peer: SIPp's built-in `uas` is registered as AOR `service` (the shared
- * register_contact.xml), then SIPp's built-in `uac` (with `;rport` on its Via, and 64 source ports) runs at 500, 1000, 1500, ...
+ * register_contact.xml), then SIPp's built-in `uac` (SIPP_CLIENTS processes, each with its share
+ * of the rate, from as many source ports) runs at 500, 1000, 1500, ...
  * calls/s, each step `--step-seconds` long (6 s; `--quick`: 3 steps of 2 s). A call is
  * INVITE/100/180/200/ACK/BYE/200 through the proxy (stateful, Record-Route). The result is the
  * highest rate with < 0.1 % failed calls and >= 95 % of the target achieved (bench/lib/rate-search.ts),
@@ -27,8 +28,6 @@
  *
  * Writes bench/results/proxy.json (--quick: proxy-quick.json; --only: proxy[-quick]-<peers>.json). Needs root for the UDP buffer sysctl (bench/lib/udp-buffers.ts).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BenchPeer } from './lib/bench-peer.ts'
 import { KAMAILIO_BENCH_DIR, kamailioVersion, startKamailio } from './lib/kamailio.ts'
@@ -37,7 +36,7 @@ import { searchPeer, type PeerResult, type PeerSpec, type PeerWorkload } from '.
 import { profileGateway } from './lib/profile-gateway.ts'
 import { loadAverage, machineInfo, parseFlags, printTable, ratio, writeResult } from './lib/report.ts'
 import { registerContact, runSippClient, sippVersion, startSippUas } from './lib/sipp.ts'
-import { MANY_SOURCE_PORTS } from './lib/sipp.ts'
+import { SIPP_CLIENTS, combineSippClientResults, share } from './lib/sipp.ts'
 import { raiseUdpReceiveBuffers } from './lib/udp-buffers.ts'
 
 /** Issue target for the gateway, calls/s. */
@@ -64,24 +63,9 @@ const PEERS: PeerSpec[] = [
 ]
 
 /**
- * SIPp's built-in `uac` (`sipp -sd uac`) with `;rport` added to its Via (RFC 3581): the
- * clients send from 64 source ports (MANY_SOURCE_PORTS, `-t un -max_socket 64`), and SIPp 3.6
- * writes `[local_port]` as 0 for a call on a reused socket, so without rport a peer answers to
- * Via port 0 (RFC 3261 §18.2.2) and the responses are lost. Every peer gets this scenario.
+ * SIPp's UAS registered as `service` at the peer; each step runs SIPP_CLIENTS `sipp -sn uac`
+ * processes at once, each with its share of the rate (several source ports: see SIPP_CLIENTS).
  */
-function uacWithRport(): string {
-  const dump = Bun.spawnSync(['sipp', '-sd', 'uac'])
-  const source = dump.stdout.toString()
-  const via = /(Via: SIP\/2\.0\/\[transport\] \[local_ip\]:\[local_port\];branch=\[branch\])(?!;rport)/g
-  if (!via.test(source)) throw new Error(`sipp -sd uac: no Via line to add rport to (exit ${dump.exitCode})`)
-  const file = join(mkdtempSync(join(tmpdir(), 'patchbay-bench-proxy-')), 'uac-rport.xml')
-  writeFileSync(file, source.replace(via, '$1;rport'))
-  return file
-}
-
-let uacScenario: string | null = null
-
-/** SIPp's UAS registered as `service` at the peer; each step is one SIPp `uac` run (uacWithRport). */
 async function callWorkload(peer: BenchPeer): Promise<PeerWorkload> {
   const uas = await startSippUas()
   const remote = `127.0.0.1:${peer.port}`
@@ -92,10 +76,11 @@ async function callWorkload(peer: BenchPeer): Promise<PeerWorkload> {
     throw e
   }
   return {
-    step: (rate, calls) => runSippClient({
-      remote, scenarioFile: (uacScenario ??= uacWithRport()), service: 'service', rate, calls,
-      killAfterMs: (calls / rate) * 1000 + 30_000, extraArgs: MANY_SOURCE_PORTS,
-    }),
+    step: async (rate, calls) => combineSippClientResults(await Promise.all(Array.from({ length: SIPP_CLIENTS }, (_, i) => {
+      const r = Math.max(1, share(rate, SIPP_CLIENTS, i))
+      const c = Math.max(1, share(calls, SIPP_CLIENTS, i))
+      return runSippClient({ remote, builtin: 'uac', service: 'service', rate: r, calls: c, killAfterMs: (c / r) * 1000 + 30_000 })
+    }))),
     cleanup: () => uas.stop(),
   }
 }
@@ -171,7 +156,7 @@ async function runSearch(): Promise<void> {
     loadAverage: { start: loadStart, end: loadEnd },
     udpBuffers: { applied: buffers.applied, before: buffers.before, during: buffers.during, message: buffers.message },
     settings: {
-      scenario: 'sipp -sf uac-rport.xml (sipp -sd uac + ;rport) -t un -max_socket 64 -s service -d 0 -> peer -> sipp -sn uas (registered with register_contact.xml)',
+      scenario: `${SIPP_CLIENTS} x sipp -sn uac -s service -d 0 (rate split) -> peer -> sipp -sn uas (registered with register_contact.xml)`,
       rates, stepSeconds, retries, warmup, maxFailedPercent: 0.1, minAchievedRatio: 0.95,
       sippFlags: '-buff_size 4194304 -ci 127.0.0.1 -default_behaviors all,-abortunexp -d 0 -nostdin -trace_stat -recv_timeout 10000',
     },

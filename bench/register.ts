@@ -24,10 +24,8 @@
  * any user name). The gateway offers MD5 first (`auth.algorithms: [MD5, SHA-256]`): SIPp 3.6
  * answers only the first challenge and aborts on SHA-256.
  *
- * The copy also adds `;rport` to the Via (RFC 3581): SIPp sends from 64 source ports
- * (MANY_SOURCE_PORTS, `-t un -max_socket 64`), and SIPp 3.6 writes `[local_port]` as 0 for a
- * call on a reused socket (more than 64 calls in flight), so without rport a peer answers to
- * Via port 0 (RFC 3261 §18.2.2), the responses are lost and the step collapses at ~4,000/s.
+ * The load comes from SIPP_CLIENTS SIPp processes at once (bench/lib/sipp.ts), each with its
+ * share of the rate and of the users, spread over the peer's nodes.
  *
  * Steps: 2,000 ... 25,000 registrations/s, `--step-seconds` each (4 s; `--quick`: 3 steps of
  * 2 s), pass = < 0.1 % failed and >= 95 % of the target achieved. Writes
@@ -48,7 +46,7 @@ import { searchPeer, type PeerResult, type PeerSpec, type PeerWorkload } from '.
 import { profileGateway } from './lib/profile-gateway.ts'
 import { loadAverage, machineInfo, parseFlags, printTable, ratio, writeResult } from './lib/report.ts'
 import { combineSippClientResults, runSippClient, sippVersion } from './lib/sipp.ts'
-import { MANY_SOURCE_PORTS } from './lib/sipp.ts'
+import { SIPP_CLIENTS, share } from './lib/sipp.ts'
 import { raiseUdpReceiveBuffers } from './lib/udp-buffers.ts'
 
 /** Issue target for the gateway, digest registrations/s. */
@@ -83,11 +81,8 @@ function scenarioWithCsvCredentials(dir: string): string {
   // The keyword alone on its line (the file's comment mentions it too).
   const keyword = /^(\s*)\[authentication\]\s*$/m
   if (!keyword.test(source)) throw new Error('register_auth.xml: no [authentication] line to rewrite')
-  // rport on every Via (see the module comment): SIPp -t un writes port 0 there on a reused socket.
-  const via = /^(\s*Via:[^\n]*\[local_port\])(?!;rport)/gm
-  if (!via.test(source)) throw new Error('register_auth.xml: no Via with [local_port] to add rport to')
   const file = join(dir, 'register_auth_csv.xml')
-  writeFileSync(file, source.replace(keyword, '$1[authentication username="[field0]" password="[field1]"]').replace(via, '$1;rport'))
+  writeFileSync(file, source.replace(keyword, '$1[authentication username="[field0]" password="[field1]"]'))
   return file
 }
 
@@ -98,10 +93,6 @@ function usersCsv(from: number, to: number): string {
   return lines.join('\n') + '\n'
 }
 
-/** Part `i` of `total` split into `n` integer parts that add up to it (the first ones larger). */
-function share(total: number, n: number, i: number): number {
-  return Math.floor(total / n) + (i < total % n ? 1 : 0)
-}
 
 function selectPeers(only: string | undefined): PeerSpec[] {
   if (only === undefined) return PEERS
@@ -128,18 +119,21 @@ const scenario = scenarioWithCsvCredentials(dir)
  * registrations and the users (node A the first half...); one node: one client, all users.
  */
 const workload = async (peer: BenchPeer): Promise<PeerWorkload> => {
+  // SIPP_CLIENTS SIPp processes in all, spread over the peer's nodes (see SIPP_CLIENTS).
   const ports = peer.ports ?? [peer.port]
-  const n = ports.length
-  if (USERS < n) throw new Error(`--users ${USERS}: fewer users than the peer's ${n} nodes`)
+  const perPort = Math.max(1, Math.round(SIPP_CLIENTS / ports.length))
+  const targets = ports.flatMap((port) => Array.from({ length: perPort }, () => port))
+  const n = targets.length
+  if (USERS < n) throw new Error(`--users ${USERS}: fewer users than the ${n} SIPp clients`)
   const csvs: string[] = []
   for (let i = 0, from = 0; i < n; from += share(USERS, n, i), i++) csvs.push(usersCsv(from, from + share(USERS, n, i)))
   return {
-    step: async (rate, calls) => combineSippClientResults(await Promise.all(ports.map((port, i) => {
+    step: async (rate, calls) => combineSippClientResults(await Promise.all(targets.map((port, i) => {
       const r = Math.max(1, share(rate, n, i))
       const c = Math.max(1, share(calls, n, i))
       return runSippClient({
         remote: `127.0.0.1:${port}`, scenarioFile: scenario, csv: csvs[i]!, rate: r, calls: c,
-        killAfterMs: (c / r) * 1000 + 30_000, extraArgs: MANY_SOURCE_PORTS,
+        killAfterMs: (c / r) * 1000 + 30_000,
       })
     }))),
     cleanup: async () => {},
@@ -218,7 +212,7 @@ const file = writeResult(`register${quick ? '-quick' : ''}${only === undefined ?
   loadAverage: { start: loadStart, end: loadEnd },
   udpBuffers: { applied: buffers.applied, before: buffers.before, during: buffers.during, message: buffers.message },
   settings: {
-    scenario: 'register_auth.xml with [authentication username="[field0]" password="[field1]"] and ;rport on the Via, CSV userNNNNNN;secret123',
+    scenario: 'register_auth.xml with [authentication username="[field0]" password="[field1]"], CSV userNNNNNN;secret123 split over the SIPp clients',
     users: USERS, rates, stepSeconds, retries, warmup, maxFailedPercent: 0.1, minAchievedRatio: 0.95,
     sippFlags: '-buff_size 4194304 -ci 127.0.0.1 -default_behaviors all,-abortunexp -nostdin -trace_stat -recv_timeout 10000',
     severalNodes: 'one SIPp client per node in parallel (rate, registrations and users split evenly; counters summed, ' +

@@ -183,15 +183,20 @@ export async function startSippUas(): Promise<SippServer> {
 }
 
 /**
- * SIPp client arguments for a load that comes from many source ports, as from many phones:
- * one socket per call (`-t un`). With a single socket every request has the same 4-tuple and
- * SO_REUSEPORT hands them all to one gateway worker (Linux hashes the 4-tuple); Kamailio's
- * workers read one shared socket and do not care. `-max_socket` stays above the calls in
- * flight: when SIPp 3.6 has to reuse a socket it writes port 0 in the Via, and with a small
- * limit (64 was tried) every peer, Kamailio included, collapsed at 2,000-6,000 registrations/s
- * (SIPp's own limit, not the peers'). Used for every peer.
+ * SIPp client processes per benchmark step, each with one UDP socket (SIPp's default `-t u1`)
+ * and its share of the rate and users: the load comes from several source ports, as from
+ * several phones. With a single socket every request has the same 4-tuple and SO_REUSEPORT
+ * hands them all to one gateway worker (Linux hashes the 4-tuple); Kamailio's workers read
+ * one shared socket and do not care. Used for every peer. (`-t un`, one socket per call,
+ * was tried: SIPp 3.6 itself then capped every peer, Kamailio included, at 6,000
+ * registrations/s, and writes port 0 in the Via of a call on a reused socket.)
  */
-export const MANY_SOURCE_PORTS = ['-t', 'un', '-max_socket', '16000']
+export const SIPP_CLIENTS = 4
+
+/** Part `i` of `total` split into `n` integer parts that add up to it (the first ones larger). */
+export function share(total: number, n: number, i: number): number {
+  return Math.floor(total / n) + (i < total % n ? 1 : 0)
+}
 
 export interface SippClientOptions {
   /** `host:port` of the peer under test. */
