@@ -34,7 +34,7 @@ import { KAMAILIO_BENCH_DIR, kamailioVersion, startKamailio } from './lib/kamail
 import { startPatchbay } from './lib/patchbay.ts'
 import { searchPeer, type PeerResult, type PeerSpec, type PeerWorkload } from './lib/peer-search.ts'
 import { profileGateway } from './lib/profile-gateway.ts'
-import { loadAverage, machineInfo, parseFlags, printTable, ratio, writeResult } from './lib/report.ts'
+import { loadAverage, machineInfo, parseFlags, printTable, ratio, writeResult, selectPeers } from './lib/report.ts'
 import { registerContact, runSippClient, sippVersion, startSippUas } from './lib/sipp.ts'
 import { SIPP_CLIENTS, combineSippClientResults, share } from './lib/sipp.ts'
 import { raiseUdpReceiveBuffers } from './lib/udp-buffers.ts'
@@ -85,19 +85,8 @@ async function callWorkload(peer: BenchPeer): Promise<PeerWorkload> {
   }
 }
 
-function selectPeers(only: string | undefined): PeerSpec[] {
-  if (only === undefined) return PEERS
-  const wanted = only.split(',').map((s) => s.trim()).filter(Boolean)
-  const picked = PEERS.filter((p) => wanted.some((w) => p.name === w || (w === 'kamailio' && p.name.startsWith('kamailio'))))
-  if (picked.length === 0) {
-    console.error(`--only ${only}: no such peer (${PEERS.map((p) => p.name).join(', ')}, kamailio)`)
-    process.exit(2)
-  }
-  return picked
-}
-
 async function runSearch(): Promise<void> {
-  const peers = selectPeers(flags.get('only'))
+  const peers = selectPeers(PEERS, flags.get('only'))
   const rates = quick ? [500, 1000, 2000] : [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000]
   const stepSeconds = Number(flags.get('step-seconds') ?? (quick ? 2 : 6))
   const retries = Number(flags.get('retries') ?? (quick ? 0 : 1))

@@ -44,7 +44,7 @@ import { BENCH_PASSWORD, benchUserName, startPatchbay } from './lib/patchbay.ts'
 import { startPatchbayNodes } from './lib/patchbay-nodes.ts'
 import { searchPeer, type PeerResult, type PeerSpec, type PeerWorkload } from './lib/peer-search.ts'
 import { profileGateway } from './lib/profile-gateway.ts'
-import { loadAverage, machineInfo, parseFlags, printTable, ratio, writeResult } from './lib/report.ts'
+import { loadAverage, machineInfo, parseFlags, printTable, ratio, writeResult, selectPeers } from './lib/report.ts'
 import { combineSippClientResults, runSippClient, sippVersion } from './lib/sipp.ts'
 import { SIPP_CLIENTS, share } from './lib/sipp.ts'
 import { raiseUdpReceiveBuffers } from './lib/udp-buffers.ts'
@@ -94,19 +94,8 @@ function usersCsv(from: number, to: number): string {
 }
 
 
-function selectPeers(only: string | undefined): PeerSpec[] {
-  if (only === undefined) return PEERS
-  const wanted = only.split(',').map((s) => s.trim()).filter(Boolean)
-  const picked = PEERS.filter((p) => wanted.some((w) => p.name === w || (w === 'kamailio' && p.name.startsWith('kamailio'))))
-  if (picked.length === 0) {
-    console.error(`--only ${only}: no such peer (${PEERS.map((p) => p.name).join(', ')}, kamailio)`)
-    process.exit(2)
-  }
-  return picked
-}
-
 const only = flags.get('only')
-const peers = selectPeers(only)
+const peers = selectPeers(PEERS, only)
 const rates = quick ? [2000, 4000, 8000] : [2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000, 18000, 20000, 22500, 25000]
 const stepSeconds = Number(flags.get('step-seconds') ?? (quick ? 2 : 4))
 const retries = Number(flags.get('retries') ?? (quick ? 0 : 1))

@@ -38,7 +38,7 @@ if (process.argv.includes('--child')) {
 
 const { KAMAILIO_AUTH_PASSWORD, kamailioVersion, startKamailio } = await import('./lib/kamailio.ts')
 const { BENCH_PASSWORD, startPatchbay } = await import('./lib/patchbay.ts')
-const { loadAverage, machineInfo, parseFlags, printTable, ratio, writeResult } = await import('./lib/report.ts')
+const { loadAverage, machineInfo, parseFlags, printTable, ratio, selectPeers, writeResult } = await import('./lib/report.ts')
 
 const flags = (() => {
   try {
@@ -92,17 +92,6 @@ const PEERS: Array<{ name: string; start(): Promise<WsPeer> }> = [
     },
   })),
 ]
-
-function selectPeers(only: string | undefined): typeof PEERS {
-  if (only === undefined) return PEERS
-  const wanted = only.split(',').map((s) => s.trim()).filter(Boolean)
-  const picked = PEERS.filter((p) => wanted.some((w) => p.name === w || (w === 'kamailio' && p.name.startsWith('kamailio'))))
-  if (picked.length === 0) {
-    console.error(`--only ${only}: no such peer (${PEERS.map((p) => p.name).join(', ')}, kamailio)`)
-    process.exit(2)
-  }
-  return picked
-}
 
 /** CPU of the generator processes over a phase. */
 interface GeneratorCpu {
@@ -214,7 +203,7 @@ process.on('SIGINT', () => {
 })
 
 const only = flags.get('only')
-const peers = selectPeers(only)
+const peers = selectPeers(PEERS, only)
 const loadStart = loadAverage()
 console.log(`bench:ws${quick ? ' (quick)' : ''}: ${CONNECTIONS.toLocaleString('en-US')} SIP WebSocket connections, each REGISTER -> 401 -> ` +
   `REGISTER with digest (MD5) -> 200, then ${SECONDS} s of re-registration; ${GENERATORS} generator processes, ` +

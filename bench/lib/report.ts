@@ -73,3 +73,18 @@ export function parseFlags(argv: string[], known: Record<string, 'flag' | 'value
   }
   return out
 }
+
+/**
+ * The peers `--only` names (comma-separated; `kamailio` means every Kamailio peer), or all of
+ * them without `--only`. Exits 2 naming the known peers when none matches.
+ */
+export function selectPeers<T extends { name: string }>(peers: T[], only: string | undefined): T[] {
+  if (only === undefined) return peers
+  const wanted = only.split(',').map((s) => s.trim()).filter(Boolean)
+  const picked = peers.filter((p) => wanted.some((w) => p.name === w || (w === 'kamailio' && p.name.startsWith('kamailio'))))
+  if (picked.length === 0) {
+    console.error(`--only ${only}: no such peer (${peers.map((p) => p.name).join(', ')}, kamailio)`)
+    process.exit(2)
+  }
+  return picked
+}

@@ -239,6 +239,22 @@ function parseArgs(argv: string[]): { configDir: string | null } {
   return { configDir }
 }
 
+/**
+ * SIGHUP: the configuration folder read again, its errors logged (file, line, field);
+ * 'embedded' (logged) when the gateway runs the embedded defaults, which never change.
+ */
+function configForReload(configDir: string | null): ReturnType<typeof loadConfig> | 'embedded' {
+  if (configDir === null) {
+    log.info('SIGHUP ignored: running the embedded defaults')
+    return 'embedded'
+  }
+  const next = loadConfig(configDir)
+  if (!next.ok) {
+    for (const e of next.errors) log.error('configuration reload refused; keeping the running one', { error: formatConfigError(e) })
+  }
+  return next
+}
+
 /** The CLI: load the configuration, start, print where everything listens, handle signals. */
 async function runCli(): Promise<void> {
   const { configDir } = parseArgs(process.argv.slice(2))
@@ -262,13 +278,9 @@ async function runCli(): Promise<void> {
 
   const c = gateway.config
   process.on('SIGHUP', () => {
-    if (configDir === null) {
-      log.info('SIGHUP ignored: running the embedded defaults')
-      return
-    }
-    const next = loadConfig(configDir)
+    const next = configForReload(configDir)
+    if (next === 'embedded') return
     if (!next.ok) {
-      for (const e of next.errors) log.error('configuration reload refused; keeping the running one', { error: formatConfigError(e) })
       // Renewed certificates at the running paths are still taken (a certbot deploy hook
       // sends SIGHUP whatever the state of the other files).
       void gateway.reloadCertificates()
@@ -327,14 +339,8 @@ async function runMaster(config: GatewayConfig, configDir: string | null, count:
     })
   }
   process.on('SIGHUP', () => {
-    if (configDir === null) {
-      log.info('SIGHUP ignored: running the embedded defaults')
-      return
-    }
-    const next = loadConfig(configDir)
-    if (!next.ok) {
-      for (const e of next.errors) log.error('configuration reload refused; keeping the running one', { error: formatConfigError(e) })
-    }
+    const next = configForReload(configDir)
+    if (next === 'embedded') return
     // Every worker reloads (or keeps its configuration) and re-reads the certificates, as one
     // process does; the line below comes once all of them did.
     void pool.reload().then((r) => {

@@ -20,26 +20,11 @@ export function encodeBinding(b: Binding, self: string, selfUri: string | null =
   return JSON.stringify(bindingRow(b, self, selfUri))
 }
 
-/** A stored binding as an object: the fields of encodeBinding's JSON, in its order. */
-export interface BindingRow {
-  aor: string
-  contact: string
-  q: number
-  expiresAt: number
-  callId: string
-  cseq: number
-  instanceId: string | null
-  regId: number | null
-  flowId: string | null
-  transport: string
-  sourceAddress: string
-  sourcePort: number
-  userAgent: string | null
-  path: string[]
-  registeredAt: number
-  node: string
-  nodeRoute: string | null
-}
+/**
+ * A stored binding as an object (the fields of encodeBinding's JSON, in its order): a Binding
+ * whose `node` is always set and whose `nodeRoute` is null for a binding reached directly.
+ */
+export type BindingRow = Omit<Binding, 'node' | 'nodeRoute'> & { node: string; nodeRoute: string | null }
 
 /**
  * The row of `b` as an object (what encodeBinding writes as JSON): for channels that carry
