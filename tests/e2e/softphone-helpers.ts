@@ -324,11 +324,15 @@ export async function watchDtmfTones(page: Page): Promise<void> {
       return (s1 * s1 + s2 * s2 - k * s1 * s2) / N
     }
     const heard: string[] = (w.__pbDtmfHeard = [])
-    // NetEq's rendering of an event has glitches (a block or two of noise), so one clean block
-    // counts; a digit counts only after 5 blocks (53 ms) without any digit: key presses are
-    // separated by silence, while the tail of one (its row tone fading beside the far end's own
-    // tone) once read as another digit right behind it ("123#" heard as "123#*" in CI).
+    // A digit counts when two blocks in a row (21 ms) read it: a tone lasts 160 ms (about fifteen
+    // blocks), while a single block of noise once read as a digit on its own ("123#" heard as
+    // "*123#" in CI). NetEq's rendering of an event has glitches of a block or two, so the two
+    // need not be its first ones. And a digit counts only after 5 blocks (53 ms) without any
+    // digit: key presses are separated by silence, while the tail of one (its row tone fading
+    // beside the far end's own tone) once read as another digit right behind it ("123#*").
     let absent = 5
+    let previous = ''
+    let counted = false
     processor.onaudioprocess = (event) => {
       const input = event.inputBuffer.getChannelData(0)
       frame.copyWithin(0, HOP)
@@ -340,9 +344,18 @@ export async function watchDtmfTones(page: Page): Promise<void> {
       const c = cp.indexOf(Math.max(...cp))
       // Both tones present and clearly (10 dB) above the other six DTMF frequencies.
       const digit = rp[r]! > 1e-3 && cp[c]! > 1e-3 && all[2]! * 10 < Math.min(rp[r]!, cp[c]!) ? keys[r]![c]! : ''
-      if (digit && absent >= 5) heard.push(digit)
-      if (digit) absent = 0
-      else absent++
+      if (!digit) {
+        absent++
+        previous = ''
+        if (absent >= 5) counted = false
+        return
+      }
+      if (digit === previous && !counted) {
+        heard.push(digit)
+        counted = true
+      }
+      previous = digit
+      absent = 0
     }
   })
 }
