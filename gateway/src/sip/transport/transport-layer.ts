@@ -304,7 +304,9 @@ export class TransportLayer implements TransportSender {
     const flow = own.flowTo(host.startsWith('[') ? host.slice(1, -1) : host, port)
     if (flow === null) return false
     this.stats.handedOff++
-    flow.send(typeof raw === 'string' ? new TextEncoder().encode(raw) : raw)
+    // A copy: the datagram goes out with this turn's batch, after the receive buffer may
+    // have been reused for the next one.
+    flow.send(typeof raw === 'string' ? new TextEncoder().encode(raw) : raw.slice())
     return true
   }
 
