@@ -17,6 +17,7 @@ import type { TcpTransport, TcpFlow, FrameResult } from './tcp-transport.ts'
 import type { WsFlow } from './ws-flow.ts'
 import { logger } from '../../base/log.ts'
 import type { LocalAddresses } from '../../base/local-addresses.ts'
+import { SendErrorLog, flowFailure, udpCause, type SendErrorCause } from './send-error-log.ts'
 
 const log = logger('sip.transport')
 const decoder = new TextDecoder()
@@ -37,22 +38,7 @@ export interface TransportLayerOptions {
   now?: () => number
 }
 
-/**
- * Why a send failed, as counted in `TransportLayer.stats.sendErrorsByCause`:
- * - `econnrefused`: an ICMP port-unreachable (a UDP peer that went away), reported by the
- *   kernel on the socket's error queue, one per ICMP message (RFC 3261 §18.4);
- * - `unreachable`: ICMP host / network unreachable (EHOSTUNREACH, ENETUNREACH, ...);
- * - `no-flow`: nothing to send over (a WS/WSS destination without its connection, a
- *   transport that is not listening);
- * - `closed-connection`: the destination's connection is closed or the write on it failed;
- * - `other`: anything else (EMSGSIZE, a full send buffer that overflowed, a closed socket).
- */
-export type SendErrorCause = 'econnrefused' | 'unreachable' | 'no-flow' | 'closed-connection' | 'other'
-
-/** Send errors are logged at most once per cause and destination in this window. */
-export const SEND_ERROR_LOG_INTERVAL_MS = 60_000
-/** Destinations remembered for the log's rate limit (older ones are forgotten first). */
-const SEND_ERROR_LOG_KEYS = 4096
+export { SEND_ERROR_LOG_INTERVAL_MS, type SendErrorCause } from './send-error-log.ts'
 
 export type MessageHandler = (message: SipMessage, flow: Flow) => void
 
@@ -83,12 +69,10 @@ export class TransportLayer implements TransportSender {
     handedOff: 0,
     sendErrorsByCause: { econnrefused: 0, unreachable: 0, 'no-flow': 0, 'closed-connection': 0, other: 0 } satisfies Record<SendErrorCause, number>,
   }
-  /** Last log time and errors not logged since, per "cause destination" (see noteSendError). */
-  private readonly sendErrorLog = new Map<string, { at: number; suppressed: number }>()
-  private readonly now: () => number
+  private readonly sendErrorLog: SendErrorLog
 
   constructor(private readonly options: TransportLayerOptions) {
-    this.now = options.now ?? (() => performance.now())
+    this.sendErrorLog = new SendErrorLog(options.now ?? (() => performance.now()))
   }
 
   /** Registers the single consumer of parsed messages (the transaction layer). */
@@ -410,40 +394,11 @@ export class TransportLayer implements TransportSender {
     this.noteSendError(udpCause(code), 'UDP', address, port, code)
   }
 
-  /**
-   * Counts one send error and logs it at most once per cause and destination host per
-   * SEND_ERROR_LOG_INTERVAL_MS (the line says how many were not logged since the last one),
-   * so that a vanished peer whose responses keep failing costs one line a minute, not one
-   * per packet. Errors without a destination (ICMP) share one key per cause.
-   */
+  /** Counts one send error; the log says it at most once a minute per cause and host (SendErrorLog). */
   private noteSendError(cause: SendErrorCause, transport: TransportProtocol, address: string | null, port: number, code: string): void {
     this.stats.sendErrors++
     this.stats.sendErrorsByCause[cause]++
-    // Keyed by host, not port: clients that vanish come from ever new ephemeral ports.
-    const where = address === null ? transport : `${transport} ${address}`
-    const key = cause + ' ' + where
-    const now = this.now()
-    const logged = this.sendErrorLog
-    const last = logged.get(key)
-    if (last !== undefined && now - last.at < SEND_ERROR_LOG_INTERVAL_MS) {
-      last.suppressed++
-      return
-    }
-    if (last === undefined && logged.size >= SEND_ERROR_LOG_KEYS) {
-      for (const [k, v] of logged) if (now - v.at >= SEND_ERROR_LOG_INTERVAL_MS) logged.delete(k)
-      // Still full: forget the oldest (Map order is insertion order).
-      if (logged.size >= SEND_ERROR_LOG_KEYS) logged.delete(logged.keys().next().value!)
-    }
-    if (last !== undefined) logged.delete(key)
-    logged.set(key, { at: now, suppressed: 0 })
-    const fields: Record<string, unknown> = { cause, transport, notLoggedSinceLast: last?.suppressed ?? 0 }
-    if (address !== null) {
-      fields.address = address
-      fields.port = port
-    }
-    if (code !== '') fields.code = code
-    if (address === null) log.warn('ICMP error for an earlier datagram: a peer went away (other destinations are unaffected)', fields)
-    else log.warn('send failed, message dropped', fields)
+    this.sendErrorLog.note(cause, transport, address, port, code)
   }
 
   private resolveFlow(d: Destination): Flow | null {
@@ -495,26 +450,6 @@ export class TransportLayer implements TransportSender {
   /** Closes nothing itself: the transports own their sockets. Forgets every flow. */
   clear(): void {
     this.flows.clear()
-  }
-}
-
-/** Why a send on `flow` failed: a connection that is (or just went) away, or the UDP socket. */
-function flowFailure(flow: Flow): SendErrorCause {
-  return flow.reliable ? 'closed-connection' : 'other'
-}
-
-/** The cause of a UDP socket error by its errno name. */
-function udpCause(code: string): SendErrorCause {
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'econnrefused'
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-    case 'EHOSTDOWN':
-    case 'ENETDOWN':
-      return 'unreachable'
-    default:
-      return 'other'
   }
 }
 
