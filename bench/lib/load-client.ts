@@ -45,34 +45,20 @@ export abstract class WsLoadClient implements LoadClient {
   /** Opens the socket; resolves on open. */
   protected open(timeoutMs: number): Promise<void> {
     this.closedByUs = false
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url, this.subprotocol)
-      this.ws = ws
-      const timer = setTimeout(() => {
-        reject(new Error(`${this.username}: WebSocket not open after ${timeoutMs} ms`))
-        ws.close()
-      }, timeoutMs)
-      ws.onopen = () => {
-        clearTimeout(timer)
-        resolve()
-      }
-      ws.onmessage = (e) => {
-        const text = typeof e.data === 'string' ? e.data : Buffer.from(e.data as ArrayBuffer).toString('utf8')
+    return openWebSocket({
+      url: this.url, protocol: this.subprotocol, timeoutMs, who: this.username,
+      created: (ws) => { this.ws = ws },
+      onText: (text) => {
         this.wire.countReceived(text)
         this.onText(text)
-      }
-      ws.onerror = () => {
-        clearTimeout(timer)
-        reject(new Error(`${this.username}: WebSocket error`))
-      }
-      ws.onclose = () => {
-        clearTimeout(timer)
+      },
+      onClose: (ws) => {
         if (this.ws !== ws) return
         this.ws = null
         this.registered = false
         this.connectionLost()
         if (!this.closedByUs && this.reconnect) this.scheduleReconnect()
-      }
+      },
     })
   }
 
@@ -160,4 +146,38 @@ export async function registerAll(clients: readonly LoadClient[], concurrency = 
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, clients.length) }, worker))
   return { failed, firstError }
+}
+
+/**
+ * Opens a WebSocket with `protocol`; resolves once open, rejects after `timeoutMs` or on an
+ * error (naming `who`). `created` gets the socket at once; text frames (binary ones decoded as
+ * UTF-8) go to `onText`, the close to `onClose`.
+ */
+export function openWebSocket(o: {
+  url: string; protocol: string; timeoutMs: number; who: string
+  created(ws: WebSocket): void
+  onText(text: string): void
+  onClose(ws: WebSocket, event: CloseEvent): void
+}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(o.url, o.protocol)
+    o.created(ws)
+    const timer = setTimeout(() => {
+      reject(new Error(`${o.who}: WebSocket not open after ${o.timeoutMs} ms`))
+      ws.close()
+    }, o.timeoutMs)
+    ws.onopen = () => {
+      clearTimeout(timer)
+      resolve()
+    }
+    ws.onmessage = (e) => o.onText(typeof e.data === 'string' ? e.data : Buffer.from(e.data as ArrayBuffer).toString('utf8'))
+    ws.onerror = () => {
+      clearTimeout(timer)
+      reject(new Error(`${o.who}: WebSocket error`))
+    }
+    ws.onclose = (e) => {
+      clearTimeout(timer)
+      o.onClose(ws, e)
+    }
+  })
 }

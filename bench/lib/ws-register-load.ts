@@ -19,7 +19,7 @@
  */
 import type { Subprocess } from 'bun'
 import { digestResponse, ha1 } from '../../gateway/src/sip/auth/digest.ts'
-import { token } from './load-client.ts'
+import { openWebSocket, token } from './load-client.ts'
 import { BENCH_DOMAIN, BENCH_PASSWORD, benchUserName } from './patchbay.ts'
 
 const UA = 'User-Agent: SIP.js/0.21.2'
@@ -127,24 +127,11 @@ export class WsRegisterClient {
   }
 
   private open(timeoutMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url, 'sip')
-      this.ws = ws
-      const timer = setTimeout(() => {
-        reject(new Error(`${this.username}: WebSocket not open after ${timeoutMs} ms`))
-        ws.close()
-      }, timeoutMs)
-      ws.onopen = () => {
-        clearTimeout(timer)
-        resolve()
-      }
-      ws.onmessage = (e) => this.onText(typeof e.data === 'string' ? e.data : Buffer.from(e.data as ArrayBuffer).toString('utf8'))
-      ws.onerror = () => {
-        clearTimeout(timer)
-        reject(new Error(`${this.username}: WebSocket error`))
-      }
-      ws.onclose = (e) => {
-        clearTimeout(timer)
+    return openWebSocket({
+      url: this.url, protocol: 'sip', timeoutMs, who: this.username,
+      created: (ws) => { this.ws = ws },
+      onText: (text) => this.onText(text),
+      onClose: (ws, e) => {
         if (this.ws === ws) this.ws = null
         this.registered = false
         const p = this.pending
@@ -153,7 +140,7 @@ export class WsRegisterClient {
           clearTimeout(p.timer)
           p.done(599, `SIP/2.0 599 WebSocket closed (${e.code})\r\n`)
         }
-      }
+      },
     })
   }
 
