@@ -349,13 +349,34 @@ for (const store of ['master', 'redis'] as const) describe(`two workers, binding
       gw = new PeerProcess('gateway', [process.execPath, MAIN, '--config', dir])
       await gw.waitFor(/workers\s+2 \(private UDP ports \d+, \d+\)/, 20_000)
       httpUrl = `http://127.0.0.1:${/softphone\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(gw.output())![1]}`
+      udpPort = Number(/SIP UDP\s+127\.0\.0\.1:(\d+)/.exec(gw.output())![1])
       const seen = await everyWorkerSees((r) => r.filter((x) => x.aor.includes('wk-udp')).length === UDP_USERS.length, 'the restored UDP bindings')
       // Restored rows belong to no worker's connection: they are reached directly.
       expect(seen.filter((x) => x.aor.includes('wk-udp')).every((x) => x.transport === 'UDP')).toBe(true)
       expect(seen.some((x) => x.transport === 'WS')).toBe(false)
     })
+
+    test('the master killed (SIGKILL): its workers stop too and free the shared ports', async () => {
+      const pids = [workerPid(0), workerPid(1)]
+      await expect((async () => Bun.udpSocket({ hostname: '127.0.0.1', port: udpPort }))()).rejects.toThrow(/EADDRINUSE/)
+      process.kill(gw.pid, 'SIGKILL')
+      await gw.exited
+      await until(() => pids.every((p) => !alive(p)), 'both workers exit once their master is gone', 10_000)
+      // Nothing holds the public UDP port any more: it binds without SO_REUSEPORT.
+      const probe = await Bun.udpSocket({ hostname: '127.0.0.1', port: udpPort })
+      probe.close()
+    })
   }
 })
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
 
 async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs

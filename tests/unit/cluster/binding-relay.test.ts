@@ -146,4 +146,20 @@ describe('BindingRelay + RelayedBindingStore', () => {
     expect(c.relay.size).toBe(0)
     expect(bindingKey(a)).not.toBe(bindingKey(b2))
   })
+
+  test('malformed changes from a worker are ignored, the others applied', () => {
+    const c = cluster(2)
+    c.relay.receive(0, { t: 'bindings', ops: [
+      { op: 'u', aor: 'sip:x@patchbay.test', key: 'c:x', b: 'not a row' },
+      { op: 'd', aor: 'sip:x@patchbay.test', key: 'c:x', b: null },
+      { op: 'zap', aor: 'sip:x@patchbay.test' },
+      null,
+    ] })
+    c.relay.receive(0, { t: 'bindings', ops: 'nope' })
+    expect(c.relay.size).toBe(0)
+    expect(c.relay.stats.ignored).toBe(4)
+    c.workers[0]!.apply('sip:kim@patchbay.test', [], [binding('kim')])
+    c.flush()
+    expect(c.workers[1]!.lookup('sip:kim@patchbay.test')).toHaveLength(1)
+  })
 })
