@@ -63,9 +63,10 @@ export function createHttpApp(deps: HttpAppDeps) {
   const { config, users } = deps
   const secure = config.http.tls !== undefined
   const fanOut = deps.fanOut
-  return new Elysia()
-    // Before any route: endpoints whose state is each worker's own are answered by all of them.
-    .onRequest(fanOut === undefined ? () => {} : ({ request }) => fanOut(request) ?? undefined)
+  const app = new Elysia()
+  // A worker, before any route: endpoints whose state is each worker's own are answered by all
+  // of them. A single process registers no hook (every request and WebSocket upgrade passes it).
+  return (fanOut === undefined ? app : app.onRequest(({ request }) => fanOut(request) ?? undefined))
     .use(apiPlugin({
       domain: config.domain,
       adminToken: config.adminToken,

@@ -53,6 +53,7 @@ export interface SharedLocation {
   restore(from: readonly Binding[]): RestoreResult
   putShared(b: Binding): void
   dropShared(aor: string, key: string): Binding | null
+  dropSharedAor(aor: string): number
   syncShared(remote: readonly Binding[]): { put: number; dropped: number }
   current(aor: string): readonly Binding[]
   all(): Binding[]
@@ -389,7 +390,7 @@ export class RedisBindingStore implements BindingPersistence {
     } else if ((m.op === 'd' || m.op === 'x') && typeof m.key === 'string') {
       location.dropShared(m.aor, m.key)
     } else if (m.op === 'a') {
-      for (const b of location.current(m.aor).slice()) location.dropShared(m.aor, bindingKey(b))
+      location.dropSharedAor(m.aor)
     } else {
       return
     }

@@ -154,7 +154,7 @@ export class RelayedBindingStore implements BindingPersistence {
     } else if (op.op === 'd' || op.op === 'x') {
       location.dropShared(op.aor, op.key)
     } else if (op.op === 'a') {
-      for (const b of location.current(op.aor).slice()) location.dropShared(op.aor, bindingKey(b))
+      location.dropSharedAor(op.aor)
     } else {
       return
     }

@@ -257,6 +257,13 @@ export class LocationService {
     return old
   }
 
+  /** Another node removed every binding of `aor` (REGISTER with `Contact: *`). @returns how many were dropped here */
+  dropSharedAor(aor: string): number {
+    const all = this.current(aor).slice()
+    for (const b of all) this.remove(b)
+    return all.length
+  }
+
   /**
    * Resynchronization with the shared store (after it was unreachable): `remote` is every
    * binding of other nodes it holds now. Each is put (putShared); bindings of other nodes held
