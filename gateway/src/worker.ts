@@ -67,23 +67,25 @@ async function runWorker(): Promise<void> {
 
   // The master asks for a reload over IPC (so that it can tell its requests' answers apart);
   // a SIGHUP sent to the worker itself reloads as well.
-  const reload = (id: number | null) => {
+  // It answers once its certificates are re-read too, so that the master's `configuration
+  // reloaded` means every worker serves the new ones.
+  const reload = async (id: number | null) => {
     if (a.configDir === null) {
       send({ t: 'reloaded', id, ok: true, needsRestart: [] })
       return
     }
     const next = load(a)
     if (next === null) {
-      void gateway.reloadCertificates()
+      await gateway.reloadCertificates()
       send({ t: 'reloaded', id, ok: false, needsRestart: [] })
       return
     }
     const restart = gateway.reload(next)
-    void gateway.reloadCertificates(next)
+    await gateway.reloadCertificates(next)
     send({ t: 'reloaded', id, ok: true, needsRestart: restart })
   }
-  handlers.set('reload', (m) => reload(typeof m.id === 'number' ? m.id : null))
-  process.on('SIGHUP', () => reload(null))
+  handlers.set('reload', (m) => { void reload(typeof m.id === 'number' ? m.id : null) })
+  process.on('SIGHUP', () => { void reload(null) })
   let stopping = false
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {

@@ -228,6 +228,8 @@ describe('certificate reload by SIGHUP (the CLI)', () => {
       install('b')
       process.kill(gw.pid, 'SIGHUP')
       await gw.waitFor('certificates reloaded')
+      // With workers (one per core) the master says it once every worker serves the new files.
+      await gw.waitFor('configuration reloaded')
       expect(await servedCns(tlsPort)).toEqual(['cert-b'])
       expect(await servedCns(httpPort)).toEqual(['cert-b'])
       expect(await optionsAnswered(phone)).toBeLessThan(500)
